@@ -1,0 +1,41 @@
+# support-agent: `make run` serves the app (dev mode, embedded SQLite); `make test` runs every test.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PORT   ?= 3000
+
+.PHONY: run test lint format bench demo container-smoke clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements-dev.txt
+	touch $@
+
+venv: $(BIN)/.installed
+
+run: $(BIN)/.installed
+	PORT=$(PORT) VENV=$(VENV) scripts/run-dev
+
+test: $(BIN)/.installed
+	$(BIN)/pytest
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check app.py support slack tests benchmarks
+	$(BIN)/ruff format --check app.py support slack
+	$(BIN)/mypy
+
+format: $(BIN)/.installed
+	$(BIN)/ruff format app.py support slack
+	$(BIN)/ruff check --fix app.py support slack tests
+
+bench: $(BIN)/.installed
+	$(BIN)/python -m benchmarks.run
+
+demo: $(BIN)/.installed
+	$(BIN)/python -m scripts.demo
+
+container-smoke:
+	scripts/container-smoke
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

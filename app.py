@@ -1,0 +1,87 @@
+"""The Flask app factory: wires the three doors, health checks and CLI commands; nothing else.
+
+``app`` at module level is what gunicorn serves (``gunicorn app:app``). Building it validates the
+configuration and opens no socket and no file: the database engine and the Slack app are built on
+first use.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+from collections.abc import Mapping
+from typing import Any
+
+import inngest.flask
+from flask import Flask
+
+from support import config as config_module
+from support import db, inngest_client
+from support.config import Config
+
+log = logging.getLogger("support.app")
+
+
+def configure_logging(level: str) -> None:
+    logging.config.dictConfig(
+        {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+            "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+            "root": {"level": level, "handlers": ["stderr"]},
+            "loggers": {"httpx": {"level": "WARNING"}, "alembic": {"level": "WARNING"}},
+        }
+    )
+
+
+def create_app(settings: Config | Mapping[str, str] | None = None) -> Flask:
+    """Build the app. ``settings``: a ``Config``, an environment-like mapping, or None (os.environ)."""
+    config = settings if isinstance(settings, Config) else config_module.load(settings)
+    configure_logging(config.log_level)
+
+    app = Flask(__name__, static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
+    app.extensions["support.config"] = config
+    db.configure(config.database_url)
+    client = inngest_client.configure(config)
+
+    from slack import door as slack_door
+    from support.web import errors, front_door, health
+    from support.workflows import FUNCTIONS
+
+    errors.init_app(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(front_door.bp)
+    app.register_blueprint(slack_door.bp)
+    inngest.flask.serve(app, client, FUNCTIONS, serve_origin=config.public_url)
+
+    from support import cli
+
+    cli.init_app(app)
+    _warn_about_gaps(config)
+    return app
+
+
+def _warn_about_gaps(config: Config) -> None:
+    missing = config.missing(
+        "slack_bot_token", "slack_signing_secret", "front_api_token", "front_webhook_secret",
+        "anthropic_api_key",
+    )
+    if missing:
+        log.warning("config.incomplete missing=%s (run `flask --app app doctor`)", ",".join(missing))
+    if config.slack_signing_secret and not config.slack_approver_ids:
+        log.warning(
+            "config.approvers_unrestricted SLACK_APPROVER_IDS is empty: ANYONE in the approval "
+            "channel can approve refunds and transfers"
+        )
+
+
+def _app_from_environment() -> Flask:
+    try:
+        return create_app()
+    except config_module.ConfigError as exc:
+        raise SystemExit(str(exc)) from None
+
+
+app: Any = _app_from_environment()

@@ -1,0 +1,84 @@
+"""The registry of product apps: which Front inbox belongs to which app and how to reach it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from support import db
+from support.db.models import App
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+INBOX = re.compile(r"^inb_[A-Za-z0-9]+$")
+
+
+class AppError(ValueError):
+    """A registration that cannot be saved; the message says which field and why."""
+
+
+def add(
+    *,
+    slug: str,
+    name: str,
+    front_inbox_id: str,
+    integration_base_url: str,
+    integration_secret: str,
+    slack_channel: str | None = None,
+) -> App:
+    problems = []
+    if not SLUG.match(slug):
+        problems.append("slug must be lowercase letters, digits and dashes")
+    if not name.strip():
+        problems.append("name must not be empty")
+    if not INBOX.match(front_inbox_id):
+        problems.append("front inbox id must look like inb_xxx")
+    if not re.match(r"^https?://[^/\s]+", integration_base_url):
+        problems.append("integration url must be an http(s) URL")
+    if len(integration_secret) < 16:
+        problems.append("integration secret must be at least 16 characters")
+    if problems:
+        raise AppError("; ".join(problems))
+    try:
+        with db.session() as s:
+            app = App(
+                slug=slug,
+                name=name.strip(),
+                front_inbox_id=front_inbox_id,
+                integration_base_url=integration_base_url.rstrip("/"),
+                integration_secret=integration_secret,
+                slack_channel=slack_channel,
+                auto_send_enabled=False,
+            )
+            s.add(app)
+            s.flush()
+            return app
+    except IntegrityError as exc:
+        raise AppError(
+            f"an app with slug {slug!r} or inbox {front_inbox_id!r} already exists"
+        ) from exc
+
+
+def all_apps() -> list[App]:
+    with db.session() as s:
+        return list(s.scalars(select(App).order_by(App.slug)))
+
+
+def get(app_id: int) -> App | None:
+    with db.session() as s:
+        return s.get(App, app_id)
+
+
+def by_inbox(inbox_ids: Iterable[str]) -> App | None:
+    """The app owning the first of ``inbox_ids`` that is registered (one indexed query)."""
+    ids = [i for i in inbox_ids if i]
+    if not ids:
+        return None
+    with db.session() as s:
+        found = {a.front_inbox_id: a for a in s.scalars(select(App).where(App.front_inbox_id.in_(ids)))}
+    for inbox_id in ids:
+        if inbox_id in found:
+            return found[inbox_id]
+    return None

@@ -1,0 +1,87 @@
+"""CLI commands: ``flask --app app db upgrade``, ``apps add|list``, ``inngest sync``."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from support import apps as app_registry
+from support import inngest_sync
+from support.config import Config
+from support.db import migrate
+
+db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
+apps_cli = AppGroup("apps", help="Register the product apps whose Front inboxes we work.")
+inngest_cli = AppGroup("inngest", help="Inngest registration.")
+
+
+@db_cli.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Migrate the database to the latest schema (safe to run on every start)."""
+    migrate.upgrade(revision=revision)
+    click.echo(f"database at {revision}")
+
+
+@db_cli.command("downgrade")
+@click.option("--revision", required=True, help="target revision, e.g. base")
+def db_downgrade(revision: str) -> None:
+    """Migrate the database down to REVISION."""
+    migrate.downgrade(revision=revision)
+    click.echo(f"database at {revision}")
+
+
+@apps_cli.command("add")
+@click.option("--slug", required=True, help="short id, e.g. acme")
+@click.option("--name", required=True, help="display name")
+@click.option("--front-inbox", "front_inbox", required=True, help="Front inbox id (inb_...)")
+@click.option("--integration-url", required=True, help="base URL of the app's integration API")
+@click.option("--integration-secret", required=True, help="shared secret signing integration calls")
+@click.option("--slack-channel", default=None, help="approval channel for this app (optional)")
+def apps_add(
+    slug: str, name: str, front_inbox: str, integration_url: str, integration_secret: str,
+    slack_channel: str | None,
+) -> None:
+    """Register a product app."""
+    try:
+        app = app_registry.add(
+            slug=slug, name=name, front_inbox_id=front_inbox,
+            integration_base_url=integration_url, integration_secret=integration_secret,
+            slack_channel=slack_channel,
+        )
+    except app_registry.AppError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"added app {app.slug} (id {app.id}) for inbox {app.front_inbox_id}")
+
+
+@apps_cli.command("list")
+def apps_list() -> None:
+    """List registered apps (secrets are not shown)."""
+    rows = app_registry.all_apps()
+    if not rows:
+        click.echo("no apps registered; add one with `flask --app app apps add`")
+        return
+    for a in rows:
+        click.echo(
+            f"{a.id}\t{a.slug}\t{a.name}\t{a.front_inbox_id}\t{a.integration_base_url}\t"
+            f"{a.slack_channel or '-'}"
+        )
+
+
+@inngest_cli.command("sync")
+@click.option("--url", default=None, help="public origin of this service (default: PUBLIC_URL)")
+def inngest_sync_command(url: str | None) -> None:
+    """Register every function with the Inngest server (run after each deploy)."""
+    config: Config = current_app.extensions["support.config"]
+    try:
+        message = inngest_sync.sync(current_app, url or config.public_url)
+    except inngest_sync.SyncError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(message)
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(db_cli)
+    app.cli.add_command(apps_cli)
+    app.cli.add_command(inngest_cli)

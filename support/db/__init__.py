@@ -1,0 +1,92 @@
+"""Engine and sessions, created on first use (importing this opens no socket and no file).
+
+``configure(url)`` is called by the app factory with the validated ``DATABASE_URL``; the engine itself
+is built by the first ``engine()`` / ``session()`` call. MySQL gets ``pool_pre_ping`` so a restarted
+server costs one reconnect, not an error; SQLite gets WAL and a busy timeout so concurrent writers
+wait instead of failing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+_lock = threading.Lock()
+_url: str | None = None
+_engine: Engine | None = None
+_sessionmaker: sessionmaker[Session] | None = None
+
+
+def configure(url: str) -> None:
+    """Set the database URL; an engine built for another URL is disposed."""
+    global _url, _engine, _sessionmaker
+    with _lock:
+        if url == _url:
+            return
+        if _engine is not None:
+            _engine.dispose()
+        _url, _engine, _sessionmaker = url, None, None
+
+
+def url() -> str:
+    if _url is None:
+        raise RuntimeError("support.db.configure(url) has not been called")
+    return _url
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def build_engine(database_url: str) -> Engine:
+    if database_url.startswith("sqlite"):
+        path = database_url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        eng = create_engine(
+            database_url, connect_args={"check_same_thread": False, "timeout": 30}
+        )
+        event.listen(eng, "connect", _sqlite_pragmas)
+        return eng
+    return create_engine(
+        database_url,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        pool_size=5,
+        max_overflow=10,
+        connect_args={"connect_timeout": 5},
+    )
+
+
+def engine() -> Engine:
+    global _engine, _sessionmaker
+    if _engine is None:
+        with _lock:
+            if _engine is None:
+                _engine = build_engine(url())
+                _sessionmaker = sessionmaker(_engine, expire_on_commit=False)
+    return _engine
+
+
+@contextmanager
+def session() -> Iterator[Session]:
+    """One unit of work: commits on success, rolls back on error, always closes."""
+    engine()
+    assert _sessionmaker is not None
+    with _sessionmaker.begin() as s:
+        yield s
+
+
+def dispose() -> None:
+    if _engine is not None:
+        _engine.dispose()

@@ -1,0 +1,108 @@
+"""Event names, their payload models and the expression that matches a decision to its request.
+
+Every event is built and parsed through its model at both ends, so a field can not be renamed on one
+side only. The approval wait and the decision events share one field name, ``ACTION_ID_FIELD``; the
+wait's CEL expression is derived from it (``DECISION_MATCHES_REQUEST``), and the decision model is
+built from the same constant, so the two can never drift.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal, Self
+
+import inngest
+from pydantic import BaseModel, ConfigDict, Field
+
+ACTION_ID_FIELD = "actionId"
+"""The one field that ties ``support/approval.decided`` to ``support/approval.requested``."""
+
+DECISION_MATCHES_REQUEST = f"event.data.{ACTION_ID_FIELD} == async.data.{ACTION_ID_FIELD}"
+"""CEL ``if`` of the approval wait: ``event`` is the request, ``async`` the incoming decision."""
+
+
+class EventData(BaseModel):
+    """Base of every payload: camelCase on the wire, unknown fields kept, strict about types."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="allow", frozen=True)
+    NAME: ClassVar[str]
+
+    def to_event(self, event_id: str | None = None) -> inngest.Event:
+        data = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return inngest.Event(name=self.NAME, data=data, id=event_id or "")
+
+    @classmethod
+    def parse(cls, data: Any) -> Self:
+        return cls.model_validate(data)
+
+
+class InboundReceived(EventData):
+    NAME: ClassVar[str] = "front/inbound_received"
+    conversation_id: str = Field(alias="conversationId", min_length=1)
+    message_id: str = Field(alias="messageId", min_length=1)
+    app_id: int = Field(alias="appId")
+    inbox_id: str = Field(alias="inboxId", min_length=1)
+    front_event_id: str = Field(alias="frontEventId", min_length=1)
+    subject: str | None = None
+    message_body: str | None = Field(default=None, alias="messageBody")
+    customer_email: str | None = Field(default=None, alias="customerEmail")
+
+
+class OutboundSent(EventData):
+    NAME: ClassVar[str] = "front/outbound_sent"
+    conversation_id: str = Field(alias="conversationId", min_length=1)
+    message_id: str = Field(alias="messageId", min_length=1)
+
+
+class ProposedAction(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    type: str
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class ApprovalRequested(EventData):
+    NAME: ClassVar[str] = "support/approval.requested"
+    action_id: str = Field(alias=ACTION_ID_FIELD, min_length=1)
+    conversation_id: str = Field(alias="conversationId")
+    app_id: int = Field(alias="appId")
+    action: ProposedAction
+    agent_reasoning: str = Field(default="", alias="agentReasoning")
+    customer_email: str | None = Field(default=None, alias="customerEmail")
+
+
+class ApprovalDecided(EventData):
+    NAME: ClassVar[str] = "support/approval.decided"
+    action_id: str = Field(alias=ACTION_ID_FIELD, min_length=1)
+    decision: Literal["approved", "rejected"]
+    decided_by: str = Field(alias="decidedBy")
+    decided_at: str = Field(alias="decidedAt")
+    reason: str | None = None
+    edits: dict[str, Any] | None = None
+
+    @staticmethod
+    def event_id(action_id: str) -> str:
+        """Deterministic: a re-sent decision (reconciler, retried click) is deduplicated."""
+        return f"approval-decided-{action_id}"
+
+
+class ActionDecision(EventData):
+    action_id: str = Field(alias=ACTION_ID_FIELD, min_length=1)
+    by: str
+    at: str
+    reason: str | None = None
+
+
+class ActionApproved(ActionDecision):
+    NAME: ClassVar[str] = "action/approved"
+
+
+class ActionRejected(ActionDecision):
+    NAME: ClassVar[str] = "action/rejected"
+
+
+class RefundCompleted(EventData):
+    NAME: ClassVar[str] = "stripe/refund.completed"
+    action_id: str = Field(alias=ACTION_ID_FIELD)
+    refund_id: str = Field(alias="refundId")
+    amount: float | None = None
+    currency: str | None = None
+    conversation_id: str = Field(alias="conversationId")

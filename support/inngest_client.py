@@ -1,0 +1,58 @@
+"""The Inngest client.
+
+Functions are *declared* against ``definitions``, a client that only carries the app id (it never
+sends nor serves), so workflow modules can be imported without reading settings. The client that
+serves ``/api/inngest`` and sends events is built from the validated ``Config`` by ``configure()``.
+
+``APP_ID`` is part of every function id (``support-agent-<fn id>``): never rename it once deployed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import inngest
+
+from support.config import Config
+
+APP_ID = "support-agent"
+SEND_TIMEOUT_MS = 5000
+
+definitions = inngest.Inngest(
+    app_id=APP_ID, is_production=False, logger=logging.getLogger("support.workflows")
+)
+
+_lock = threading.Lock()
+_client: inngest.Inngest | None = None
+
+
+def build(config: Config) -> inngest.Inngest:
+    return inngest.Inngest(
+        app_id=APP_ID,
+        is_production=not config.is_dev,
+        api_base_url=config.inngest_api_origin,
+        event_api_base_url=config.inngest_event_origin,
+        event_key=config.inngest_event_key,
+        signing_key=config.inngest_signing_key,
+        logger=logging.getLogger("support.inngest"),
+        request_timeout=SEND_TIMEOUT_MS,
+    )
+
+
+def configure(config: Config) -> inngest.Inngest:
+    global _client
+    with _lock:
+        _client = build(config)
+    return _client
+
+
+def client() -> inngest.Inngest:
+    if _client is None:
+        raise RuntimeError("support.inngest_client.configure(config) has not been called")
+    return _client
+
+
+def send(events: inngest.Event | list[inngest.Event]) -> list[str]:
+    """Send events from outside a function (web doors). Inside functions use step.send_event."""
+    return client().send_sync(events)

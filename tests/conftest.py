@@ -1,0 +1,113 @@
+"""Shared fixtures: databases (SQLite and MariaDB), the app over real HTTP, loopback fakes.
+
+Every test that takes ``database_url`` runs twice: on a SQLite file and on MariaDB
+(``TEST_MYSQL_URL``, default ``mysql+pymysql://root@127.0.0.1:3306/test``). Without MariaDB those
+runs are skipped, unless ``REQUIRE_MYSQL=1`` (CI), where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+# ``import app`` builds the module-level app from the environment: give it dev mode.
+os.environ.setdefault("INNGEST_DEV", "1")
+
+from support.db import migrate
+from support.db.models import Base
+from tests.support_server import LiveServer
+
+MYSQL_URL = os.environ.get("TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
+
+FRONT_SECRET = "front-test-secret-0123456789"
+SLACK_SECRET = "slack-test-signing-secret-0123"
+SLACK_TOKEN = "xoxb-test-token"
+FRONT_TOKEN = "front-test-token"
+ANTHROPIC_KEY = "sk-ant-test-key"
+APPROVERS = ("U0APPROVER1", "U0APPROVER2")
+TEAM_ID = "T0TEAM"
+APPROVAL_CHANNEL = "C0APPROVALS"
+INTEGRATION_SECRET = "integration-secret-0123456789"
+
+
+def _mysql_reachable(url: str) -> str | None:
+    engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        return f"{type(exc).__name__}: {exc}"
+    finally:
+        engine.dispose()
+
+
+def _reset_schema(url: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        Base.metadata.drop_all(conn)
+        conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+    engine.dispose()
+    migrate.upgrade(url)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "mysql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    else:
+        url = MYSQL_URL
+        problem = _mysql_reachable(url)
+        if problem:
+            if os.environ.get("REQUIRE_MYSQL") == "1":
+                pytest.fail(f"REQUIRE_MYSQL=1 but MariaDB is unreachable at {url}: {problem}")
+            pytest.skip(f"MariaDB unreachable ({problem}); set REQUIRE_MYSQL=1 to fail instead")
+    _reset_schema(url)
+    return url
+
+
+@pytest.fixture
+def clean_db(database_url: str) -> Iterator[str]:
+    """Empty every table before the test (the schema stays)."""
+    engine = sa.create_engine(database_url)
+    with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+    engine.dispose()
+    yield database_url
+
+
+def base_settings(database_url: str, **overrides: str) -> dict[str, str]:
+    env = {
+        "INNGEST_DEV": "1",
+        "DATABASE_URL": database_url,
+        "FRONT_WEBHOOK_SECRET": FRONT_SECRET,
+        "SLACK_SIGNING_SECRET": SLACK_SECRET,
+        "SLACK_BOT_TOKEN": SLACK_TOKEN,
+        "SLACK_APPROVER_IDS": ",".join(APPROVERS),
+        "SLACK_TEAM_ID": TEAM_ID,
+        "SLACK_APPROVAL_CHANNEL": APPROVAL_CHANNEL,
+        "FRONT_API_TOKEN": FRONT_TOKEN,
+        "ANTHROPIC_API_KEY": ANTHROPIC_KEY,
+        "LOG_LEVEL": "WARNING",
+    }
+    env.update(overrides)
+    return env
+
+
+@pytest.fixture
+def inngest() -> Iterator[Any]:
+    from tests.fakes.inngest_double import InngestDouble
+
+    with InngestDouble() as double:
+        yield double
+
+
+def serve_app(settings: dict[str, str]) -> LiveServer:
+    from app import create_app
+
+    return LiveServer(create_app(settings)).start()
