@@ -106,3 +106,18 @@ class RefundCompleted(EventData):
     amount: float | None = None
     currency: str | None = None
     conversation_id: str = Field(alias="conversationId")
+
+
+class ExecuteActionRequested(EventData):
+    """Trigger of ``execute-action`` (normally reached through ``step.invoke``)."""
+
+    NAME: ClassVar[str] = "support/action.execute"
+    action_id: str = Field(alias=ACTION_ID_FIELD, min_length=1)
+
+
+class DraftRevisionRequested(EventData):
+    """Trigger of ``revise-draft``: a rejected action's draft is rewritten with the reason."""
+
+    NAME: ClassVar[str] = "support/draft.revise"
+    action_id: str = Field(alias=ACTION_ID_FIELD, min_length=1)
+    reason: str = Field(min_length=1)

@@ -96,6 +96,7 @@ class ApprovalRequest(Base):
     slack_ts: Mapped[str | None] = mapped_column(String(32), default=None)
     expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime, default=None)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime, default=None)
+    reminded_at: Mapped[dt.datetime | None] = mapped_column(DateTime, default=None)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 

@@ -96,6 +96,7 @@ def upgrade() -> None:
     sa.Column('slack_ts', sa.String(length=32), nullable=True),
     sa.Column('expires_at', sa.DateTime(), nullable=True),
     sa.Column('resolved_at', sa.DateTime(), nullable=True),
+    sa.Column('reminded_at', sa.DateTime(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['id'], ['actions.id'], name=op.f('fk_approval_requests_id_actions')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_approval_requests'))
