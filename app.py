@@ -43,6 +43,7 @@ def create_app(settings: Config | Mapping[str, str] | None = None) -> Flask:
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.extensions["support.config"] = config
+    config_module.set_current(config)
     db.configure(config.database_url)
     client = inngest_client.configure(config)
 

@@ -319,6 +319,22 @@ def load(environ: Mapping[str, str] | None = None) -> Config:
     return Config(**values)
 
 
+_current: Config | None = None
+
+
+def set_current(config: Config) -> None:
+    """Called by ``create_app``: the settings workflows and listeners read through ``current()``."""
+    global _current
+    _current = config
+
+
+def current() -> Config:
+    """The running service's settings (workflows run in the Flask process but never import Flask)."""
+    if _current is None:
+        raise RuntimeError("configuration not loaded: create_app() has not run")
+    return _current
+
+
 def markdown_table() -> str:
     """The README's configuration table, generated from ``SETTINGS``."""
     lines = ["| variable | default | secret | meaning |", "|---|---|---|---|"]

@@ -313,7 +313,7 @@ class SlackFake(FakeServer):
         return stored
 
     def _m_views_open(self, args: dict[str, Any]) -> dict[str, Any]:
-        if not args.get("trigger_id"):
+        if not (args.get("trigger_id") or args.get("interactivity_pointer")):
             return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": ["trigger_id"]}}
         if not isinstance(args.get("view"), dict):
             return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": ["view"]}}
