@@ -11,12 +11,12 @@ FROM ${BASE_IMAGE}
 
 # Package-index settings for the pip install below only (not kept in the image).
 # Leave unset to use pip's defaults; scripts/container-smoke passes the host's.
-ARG PIP_INDEX_URL
-ARG PIP_EXTRA_INDEX_URL
-ARG PIP_FIND_LINKS
-ARG PIP_TRUSTED_HOST
-ARG PIP_CERT
-ARG PIP_CONSTRAINT
+ARG PIP_INDEX_URL=
+ARG PIP_EXTRA_INDEX_URL=
+ARG PIP_FIND_LINKS=
+ARG PIP_TRUSTED_HOST=
+ARG PIP_CERT=
+ARG PIP_CONSTRAINT=
 ARG PIP_DEFAULT_TIMEOUT=60
 
 ENV LANG=C.UTF-8 \
@@ -38,8 +38,8 @@ RUN set -eu; \
     rm -f /tmp/requirements.txt
 
 # HOME=/home/app is writable: gunicorn keeps its control socket under $HOME/.gunicorn.
-RUN groupadd --system --gid 10001 app \
- && useradd --system --uid 10001 --gid app --create-home --home-dir /home/app \
+RUN groupadd --gid 10001 app \
+ && useradd --uid 10001 --gid app --create-home --home-dir /home/app \
         --shell /usr/sbin/nologin app \
  && mkdir -p /app/var \
  && chown app:app /app/var

@@ -25,7 +25,7 @@ class SignatureError(Exception):
     """The delivery is not provably from Front (answered 401)."""
 
 
-class PayloadError(Exception):
+class PayloadError(ValueError):
     """The delivery is signed but not a usable Front event (answered 400)."""
 
 

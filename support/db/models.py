@@ -124,3 +124,29 @@ class TrustScore(Base):
     score: Mapped[float] = mapped_column(Float, default=0.0)
     samples: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class Draft(Base):
+    """A Front draft this service wrote, keyed so that one run writes it once (``support.drafts``).
+
+    ``id`` is a deterministic key (``inbound:<front event id>``, ``revise:<action id>``): the row
+    is written before the Front call (``creating``) and completed after it (``created`` with
+    ``front_draft_id``), so a retried step finds it instead of writing a second draft.
+    """
+
+    __tablename__ = "drafts"
+    id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(64), index=True)
+    app_id: Mapped[int | None] = mapped_column(ForeignKey("apps.id"), default=None)
+    action_id: Mapped[str | None] = mapped_column(String(40), default=None, index=True)
+    # creating | created | sent
+    status: Mapped[str] = mapped_column(String(20), default="creating")
+    channel_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    front_draft_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    body: Mapped[str] = mapped_column(Text, default="")
+    body_html: Mapped[str] = mapped_column(Text, default="")
+    category: Mapped[str | None] = mapped_column(String(64), default=None)
+    confidence: Mapped[float | None] = mapped_column(Float, default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime, default=None)

@@ -9,18 +9,22 @@ Replies are scripted in a FIFO queue; each request takes the next item:
   block, ``stop_reason: "tool_use"``;
 - ``reply(content, stop_reason)``: any content blocks;
 - ``fail(status=429|529|500|..., times=1, retry_after=None)``: Anthropic error bodies
-  ``{"type": "error", "error": {"type": "rate_limit_error" | "overloaded_error" | "api_error", ...}}``
+  ``{"type": "error", "error": {"type": ..., "message": ...}}`` with type ``rate_limit_error``,
+  ``overloaded_error``, ``api_error``...
   (the SDK retries 408/409/429/5xx itself; ``retry_after`` sets the ``retry-after`` header, seconds,
   floats allowed so tests stay fast).
 
 When the queue is empty, ``responder(request_json)`` (if set) answers; it may return a full message
 or just ``{"content": [...], "stop_reason": ...}`` (the rest is filled in). With neither, the fake
-answers 500 ``AnthropicFake: no scripted reply`` with ``x-should-retry: false`` so a test fails loudly
-at once instead of retrying.
+answers 500 ``AnthropicFake: no scripted reply`` with ``x-should-retry: false`` so a test fails
+loudly at once instead of retrying.
 
 Requests are validated like the API does at the shallow level (``model``, ``max_tokens``,
-``messages`` required; ``x-api-key`` must match; streaming is refused). Use ``fake.requests`` (each
-``.json`` holds model, messages, tools, max_tokens, system) or ``fake.bodies`` / ``fake.last_request``.
+``messages`` required; streaming is refused). The key must match either ``x-api-key`` (the API's
+documented header) or ``Authorization: Bearer <key>`` (what anthropic 2.14 actually sends for
+``api_key=``: see ``Anthropic._api_key_auth``). Use ``fake.requests`` (each
+``.json`` holds model, messages, tools, max_tokens, system) or ``fake.bodies`` /
+``fake.last_request``.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from tests.fakes.http import FakeServer, Recorded, Reply
+from tests.fakes.http import FakeServer, Recorded, Reply, bearer_token
 
 ERROR_TYPES = {
     400: "invalid_request_error",
@@ -49,13 +53,18 @@ Responder = Callable[[dict[str, Any]], dict[str, Any]]
 
 def anthropic_error(status: int, message: str | None = None) -> dict[str, Any]:
     etype = ERROR_TYPES.get(status, "api_error")
-    return {"type": "error", "error": {"type": etype, "message": message or f"Scripted {etype} ({status})"}}
+    return {
+        "type": "error",
+        "error": {"type": etype, "message": message or f"Scripted {etype} ({status})"},
+    }
 
 
 class AnthropicFake(FakeServer):
     """Fake Anthropic API. ``AnthropicFake(api_key="sk-ant-test")``."""
 
-    def __init__(self, api_key: str = "sk-ant-test-key", *, responder: Responder | None = None) -> None:
+    def __init__(
+        self, api_key: str = "sk-ant-test-key", *, responder: Responder | None = None
+    ) -> None:
         super().__init__()
         self.api_key = api_key
         self.responder = responder
@@ -75,9 +84,13 @@ class AnthropicFake(FakeServer):
         self.reply([{"type": "text", "text": text}], stop_reason)
 
     def reply_tool_use(
-        self, name: str, input: dict[str, Any], tool_id: str | None = None, text: str | None = None  # noqa: A002
+        self,
+        name: str,
+        input: dict[str, Any],
+        tool_id: str | None = None,
+        text: str | None = None,  # noqa: A002
     ) -> str:
-        """Queue a tool call; returns its ``tool_use`` id (for checking the next ``tool_result``)."""
+        """Queue a tool call; returns its ``tool_use`` id (to check the next ``tool_result``)."""
         with self.lock:
             self._n += 1
             tool_id = tool_id or f"toolu_01FAKE{self._n:018d}"
@@ -89,13 +102,22 @@ class AnthropicFake(FakeServer):
         return tool_id
 
     def fail(
-        self, status: int = 429, times: int = 1, retry_after: float | None = None, message: str | None = None
+        self,
+        status: int = 429,
+        times: int = 1,
+        retry_after: float | None = None,
+        message: str | None = None,
     ) -> None:
         headers = {"retry-after": str(retry_after)} if retry_after is not None else {}
         with self.lock:
             for _ in range(times):
                 self._queue.append(
-                    {"kind": "fail", "status": status, "body": anthropic_error(status, message), "headers": headers}
+                    {
+                        "kind": "fail",
+                        "status": status,
+                        "body": anthropic_error(status, message),
+                        "headers": headers,
+                    }
                 )
 
     @property
@@ -126,8 +148,10 @@ class AnthropicFake(FakeServer):
     def handle(self, req: Recorded) -> Reply:
         if req.path.rstrip("/") != "/v1/messages" or req.method != "POST":
             return Reply(404, anthropic_error(404, f"Not found: {req.method} {req.path}"))
-        if req.header("x-api-key") != self.api_key:
-            return Reply(401, anthropic_error(401, "invalid x-api-key"), {"x-should-retry": "false"})
+        if self.api_key not in (req.header("x-api-key"), bearer_token(req)):
+            return Reply(
+                401, anthropic_error(401, "invalid x-api-key"), {"x-should-retry": "false"}
+            )
         body = req.json
         if not isinstance(body, dict):
             return Reply(400, anthropic_error(400, "body must be a JSON object"))
@@ -137,7 +161,9 @@ class AnthropicFake(FakeServer):
         if body.get("stream"):
             return Reply(400, anthropic_error(400, "AnthropicFake does not support stream=true"))
         if not body["messages"] or body["messages"][0].get("role") != "user":
-            return Reply(400, anthropic_error(400, "messages: first message must use the user role"))
+            return Reply(
+                400, anthropic_error(400, "messages: first message must use the user role")
+            )
 
         item = self._queue.popleft() if self._queue else None
         if item is not None and item["kind"] == "fail":
@@ -149,7 +175,9 @@ class AnthropicFake(FakeServer):
         else:
             return Reply(
                 500,
-                anthropic_error(500, "AnthropicFake: no scripted reply (queue empty and no responder)"),
+                anthropic_error(
+                    500, "AnthropicFake: no scripted reply (queue empty and no responder)"
+                ),
                 {"x-should-retry": "false"},
             )
         return Reply(200, self._message(body, result), {"request-id": f"req_fake{self._n:08d}"})
@@ -165,7 +193,8 @@ class AnthropicFake(FakeServer):
             "model": request["model"],
             "content": content,
             "stop_reason": result.get(
-                "stop_reason", "tool_use" if any(b.get("type") == "tool_use" for b in content) else "end_turn"
+                "stop_reason",
+                "tool_use" if any(b.get("type") == "tool_use" for b in content) else "end_turn",
             ),
             "stop_sequence": None,
             "usage": {

@@ -6,8 +6,8 @@ Point the client's API base (normally ``https://api2.frontapp.com``) at ``fake.u
 needs ``Authorization: Bearer <token>``, else 401
 ``{"_error": {"status": 401, "title": "Unauthorized", "message": ...}}``.
 
-Seed with ``add_inbox``, ``add_conversation``, ``add_message``; ``merge_conversation(old, into)`` makes
-the old conversation answer 301 with a ``Location`` to the new one.
+Seed with ``add_inbox``, ``add_conversation``, ``add_message``; ``merge_conversation(old, into)``
+makes the old conversation answer 301 with a ``Location`` to the new one.
 
 Endpoints::
 
@@ -18,10 +18,11 @@ Endpoints::
                                                 _pagination.next is an absolute URL or null
     GET    /conversations/{id}/inboxes
     GET    /inboxes/{id}/channels
-    POST   /conversations/{id}/drafts           needs body + channel_id (400 otherwise) -> draft message
+    GET    /conversations/{id}/drafts           the conversation's drafts not deleted
+    POST   /conversations/{id}/drafts           needs body + channel_id (else 400) -> draft message
     PATCH  /drafts/{id}                         edit a draft (body, channel_id)
     DELETE /drafts/{id}                         204
-    POST   /conversations/{id}/messages         send a reply -> 202 {"status": "accepted", "message_uid"}
+    POST   /conversations/{id}/messages         send a reply -> 202 {"status", "message_uid"}
     POST   /channels/{id}/messages              new outbound conversation -> 202
     POST   /conversations/{id}/comments         needs body -> 201 comment
     PUT    /conversations/{id}/assignee         {"assignee_id"} -> 204
@@ -95,7 +96,11 @@ def make_message(
         recipients.append({"handle": reply_to, "role": "reply-to"})
     for r in recipients:
         r["_links"] = {"related": {"contact": None}}
-    html_body = body if body is not None else "".join(f"<p>{html.escape(line)}</p>" for line in text.split("\n"))
+    html_body = (
+        body
+        if body is not None
+        else "".join(f"<p>{html.escape(line)}</p>" for line in text.split("\n"))
+    )
     return {
         "_links": {
             "self": f"{base_url}/messages/{message_id}",
@@ -124,9 +129,10 @@ def make_message(
 class FrontFake(FakeServer):
     """Fake Front Core API with an in-memory store.
 
-    Accessors (copies): ``drafts`` (one dict per created draft: conversation_id, channel_id, request,
-    draft), ``draft_edits``, ``deleted_drafts``, ``sent`` (replies and new messages: conversation_id or
-    channel_id, request, message_uid), ``comments``, ``assignments``; ``conversation_messages(cnv_id)``.
+    Accessors (copies): ``drafts`` (one dict per created draft: conversation_id, channel_id,
+    request, draft), ``draft_edits``, ``deleted_drafts``, ``sent`` (replies and new messages:
+    conversation_id or channel_id, request, message_uid), ``comments``, ``assignments``;
+    ``conversation_messages(cnv_id)``.
     """
 
     def __init__(self, token: str = "front-test-token", *, company: str = "Company") -> None:
@@ -157,11 +163,17 @@ class FrontFake(FakeServer):
     # -- seeding -----------------------------------------------------------------------------
 
     def add_inbox(
-        self, inbox_id: str, channel_ids: list[str] | None = None, *, name: str | None = None,
+        self,
+        inbox_id: str,
+        channel_ids: list[str] | None = None,
+        *,
+        name: str | None = None,
         address: str = "support@app.com",
     ) -> dict[str, Any]:
         """An inbox with its channels (default one channel ``cha_<inbox suffix>``)."""
-        channel_ids = channel_ids if channel_ids is not None else ["cha_" + inbox_id.split("_", 1)[-1]]
+        channel_ids = (
+            channel_ids if channel_ids is not None else ["cha_" + inbox_id.split("_", 1)[-1]]
+        )
         with self.lock:
             inbox = {
                 "_links": {"self": f"{self._base}/inboxes/{inbox_id}"},
@@ -176,7 +188,10 @@ class FrontFake(FakeServer):
             self._inboxes[inbox_id] = {"inbox": inbox, "channels": list(channel_ids)}
             for cid in channel_ids:
                 self._channels[cid] = {
-                    "_links": {"self": f"{self._base}/channels/{cid}", "related": {"inbox": inbox["_links"]["self"]}},
+                    "_links": {
+                        "self": f"{self._base}/channels/{cid}",
+                        "related": {"inbox": inbox["_links"]["self"]},
+                    },
                     "id": cid,
                     "address": address,
                     "send_as": address,
@@ -218,7 +233,9 @@ class FrontFake(FakeServer):
                     self.add_message(cnv_id, **m)
             return self._conversation_json(cnv_id)
 
-    def add_message(self, cnv_id: str, message_id: str | None = None, **kwargs: Any) -> dict[str, Any]:
+    def add_message(
+        self, cnv_id: str, message_id: str | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
         """Append a message (``make_message`` keyword arguments) to a conversation; returns it."""
         with self.lock:
             conv = self._conversations[cnv_id]
@@ -278,7 +295,9 @@ class FrontFake(FakeServer):
     def conversation_messages(self, cnv_id: str) -> list[dict[str, Any]]:
         """Stored messages of a conversation, oldest first."""
         with self.lock:
-            return self._copy([self._messages[m] for m in self._conversations[cnv_id]["message_ids"]])
+            return self._copy(
+                [self._messages[m] for m in self._conversations[cnv_id]["message_ids"]]
+            )
 
     def error_body(self, status: int, req: Recorded) -> Any:
         return front_error(status, f"Scripted failure {status}")
@@ -292,6 +311,7 @@ class FrontFake(FakeServer):
         ("GET", r"/conversations/(?P<id>[^/]+)/messages", "_list_messages"),
         ("GET", r"/conversations/(?P<id>[^/]+)/inboxes", "_conversation_inboxes"),
         ("GET", r"/inboxes/(?P<id>[^/]+)/channels", "_inbox_channels"),
+        ("GET", r"/conversations/(?P<id>[^/]+)/drafts", "_list_drafts"),
         ("POST", r"/conversations/(?P<id>[^/]+)/drafts", "_create_draft"),
         ("PATCH", r"/drafts/(?P<id>[^/]+)", "_edit_draft"),
         ("DELETE", r"/drafts/(?P<id>[^/]+)", "_delete_draft"),
@@ -312,7 +332,9 @@ class FrontFake(FakeServer):
                 ident = m.groupdict().get("id")
                 if path.startswith("/conversations/") and ident in self._merged:
                     target = self._merged[ident]
-                    new_path = path.replace(f"/conversations/{ident}", f"/conversations/{target}", 1)
+                    new_path = path.replace(
+                        f"/conversations/{ident}", f"/conversations/{target}", 1
+                    )
                     return Reply(
                         301,
                         front_error(301, f"Conversation {ident} was merged into {target}"),
@@ -331,7 +353,9 @@ class FrontFake(FakeServer):
         return req.json
 
     def _me(self, req: Recorded, _: str | None) -> Reply:
-        return Reply(200, {"_links": {"self": f"{self.url}/me"}, "id": "cmp_fake01", "name": self.company})
+        return Reply(
+            200, {"_links": {"self": f"{self.url}/me"}, "id": "cmp_fake01", "name": self.company}
+        )
 
     def _get_message(self, req: Recorded, message_id: str) -> Reply:
         message = self._messages.get(message_id) or self._draft_store.get(message_id)
@@ -385,7 +409,10 @@ class FrontFake(FakeServer):
         page = ids[offset : offset + limit]
         next_url = None
         if offset + limit < len(ids):
-            next_url = f"{self.url}/conversations/{cnv_id}/messages?limit={limit}&page_token={offset + limit}"
+            next_url = (
+                f"{self.url}/conversations/{cnv_id}/messages"
+                f"?limit={limit}&page_token={offset + limit}"
+            )
         return Reply(
             200,
             {
@@ -397,20 +424,30 @@ class FrontFake(FakeServer):
 
     def _conversation_inboxes(self, req: Recorded, cnv_id: str) -> Reply:
         inboxes = [self._inboxes[i]["inbox"] for i in self._conversations[cnv_id]["inbox_ids"]]
-        return Reply(200, {"_links": {"self": f"{self.url}/conversations/{cnv_id}/inboxes"}, "_results": inboxes})
+        return Reply(
+            200,
+            {"_links": {"self": f"{self.url}/conversations/{cnv_id}/inboxes"}, "_results": inboxes},
+        )
 
     def _inbox_channels(self, req: Recorded, inbox_id: str) -> Reply:
         if inbox_id not in self._inboxes:
             return Reply(404, front_error(404, f"Unknown inbox {inbox_id}"))
         channels = [self._channels[c] for c in self._inboxes[inbox_id]["channels"]]
-        return Reply(200, {"_links": {"self": f"{self.url}/inboxes/{inbox_id}/channels"}, "_results": channels})
+        return Reply(
+            200,
+            {"_links": {"self": f"{self.url}/inboxes/{inbox_id}/channels"}, "_results": channels},
+        )
 
-    def _draft_message(self, draft_id: str, cnv_id: str | None, data: dict[str, Any], version: int) -> dict:
+    def _draft_message(
+        self, draft_id: str, cnv_id: str | None, data: dict[str, Any], version: int
+    ) -> dict:
         channel = self._channels[data["channel_id"]]
         to = data.get("to") or []
         if not to and cnv_id:
             conv = self._conversations[cnv_id]
-            inbound = [self._messages[m] for m in conv["message_ids"] if self._messages[m]["is_inbound"]]
+            inbound = [
+                self._messages[m] for m in conv["message_ids"] if self._messages[m]["is_inbound"]
+            ]
             if inbound:
                 rcp = inbound[-1]["recipients"]
                 reply_to = [r["handle"] for r in rcp if r["role"] == "reply-to"]
@@ -419,7 +456,9 @@ class FrontFake(FakeServer):
         return {
             "_links": {
                 "self": f"{self.url}/messages/{draft_id}",
-                "related": {"conversation": f"{self.url}/conversations/{cnv_id}" if cnv_id else None},
+                "related": {
+                    "conversation": f"{self.url}/conversations/{cnv_id}" if cnv_id else None
+                },
             },
             "id": draft_id,
             "type": "email",
@@ -430,7 +469,8 @@ class FrontFake(FakeServer):
             "version": f"v{version}",
             "created_at": round(time.time(), 3),
             "blurb": text[:100],
-            "subject": data.get("subject") or (self._conversations[cnv_id]["subject"] if cnv_id else ""),
+            "subject": data.get("subject")
+            or (self._conversations[cnv_id]["subject"] if cnv_id else ""),
             "body": data["body"],
             "text": text,
             "author": {"id": data["author_id"]} if data.get("author_id") else None,
@@ -451,6 +491,17 @@ class FrontFake(FakeServer):
             return Reply(400, front_error(400, "mode must be shared or private"))
         return None
 
+    def _list_drafts(self, req: Recorded, cnv_id: str) -> Reply:
+        drafts = [
+            {k: v for k, v in d.items() if k != "_conversation_id"}
+            for d in self._draft_store.values()
+            if d["_conversation_id"] == cnv_id
+        ]
+        return Reply(
+            200,
+            {"_links": {"self": f"{self.url}/conversations/{cnv_id}/drafts"}, "_results": drafts},
+        )
+
     def _create_draft(self, req: Recorded, cnv_id: str) -> Reply:
         data = self._body(req)
         if isinstance(data, Reply):
@@ -461,7 +512,14 @@ class FrontFake(FakeServer):
         draft_id = f"msg_draft_{len(self._drafts) + 1}"
         draft = self._draft_message(draft_id, cnv_id, data, 1)
         self._draft_store[draft_id] = {**draft, "_conversation_id": cnv_id}
-        self._drafts.append({"conversation_id": cnv_id, "channel_id": data["channel_id"], "request": data, "draft": draft})
+        self._drafts.append(
+            {
+                "conversation_id": cnv_id,
+                "channel_id": data["channel_id"],
+                "request": data,
+                "draft": draft,
+            }
+        )
         return Reply(200, draft)
 
     def _edit_draft(self, req: Recorded, draft_id: str) -> Reply:
@@ -498,10 +556,18 @@ class FrontFake(FakeServer):
             return Reply(404, front_error(404, f"Unknown channel {data['channel_id']}"))
         uid = f"uid_{self._next():06d}"
         conv = self._conversations[cnv_id]
-        inbound = [self._messages[m] for m in conv["message_ids"] if self._messages[m]["is_inbound"]]
+        inbound = [
+            self._messages[m] for m in conv["message_ids"] if self._messages[m]["is_inbound"]
+        ]
         customer = inbound[-1]["recipients"][0]["handle"] if inbound else "customer@example.com"
-        self.add_message(cnv_id, f"msg_out_{uid}", text=_strip_html(data["body"]), body=data["body"],
-                         from_email=customer, is_inbound=False)
+        self.add_message(
+            cnv_id,
+            f"msg_out_{uid}",
+            text=_strip_html(data["body"]),
+            body=data["body"],
+            from_email=customer,
+            is_inbound=False,
+        )
         self._sent.append({"conversation_id": cnv_id, "request": data, "message_uid": uid})
         return Reply(202, {"status": "accepted", "message_uid": uid})
 
@@ -528,7 +594,10 @@ class FrontFake(FakeServer):
         comment = {
             "_links": {
                 "self": f"{self.url}/comments/{comment_id}",
-                "related": {"conversations": f"{self.url}/conversations/{cnv_id}", "mentions": None},
+                "related": {
+                    "conversations": f"{self.url}/conversations/{cnv_id}",
+                    "mentions": None,
+                },
             },
             "id": comment_id,
             "author": {"id": data["author_id"]} if data.get("author_id") else None,
@@ -563,7 +632,11 @@ def front_signature(secret: str, timestamp_ms: int | str, body: bytes) -> str:
 
 
 def signed_webhook(
-    secret: str, envelope: dict[str, Any], timestamp_ms: int | None = None, *, challenge: str | None = None
+    secret: str,
+    envelope: dict[str, Any],
+    timestamp_ms: int | None = None,
+    *,
+    challenge: str | None = None,
 ) -> tuple[bytes, dict[str, str]]:
     """Body and headers of an application webhook delivery, signed like Front does."""
     ts = int(time.time() * 1000) if timestamp_ms is None else int(timestamp_ms)
@@ -646,10 +719,19 @@ def inbound_event(
     """Application-webhook envelope for an inbound message (``event_type`` may be
     ``"inbound_received"``, as the original also saw)."""
     message = make_message(
-        message_id, text=text, subject=subject, from_email=from_email, to_email=to_email, reply_to=reply_to
+        message_id,
+        text=text,
+        subject=subject,
+        from_email=from_email,
+        to_email=to_email,
+        reply_to=reply_to,
     )
-    message["_links"]["related"]["conversation"] = f"{API_BASE_FOR_LINKS}/conversations/{conversation_id}"
-    return _event(event_type, event_id, conversation_id, inbox_id, message, subject, company_id, inbox_name)
+    message["_links"]["related"]["conversation"] = (
+        f"{API_BASE_FOR_LINKS}/conversations/{conversation_id}"
+    )
+    return _event(
+        event_type, event_id, conversation_id, inbox_id, message, subject, company_id, inbox_name
+    )
 
 
 def outbound_event(
@@ -669,11 +751,20 @@ def outbound_event(
 ) -> dict[str, Any]:
     """Envelope for a message we sent (``event_type`` ``"outbound"`` or ``"out_reply"``)."""
     message = make_message(
-        message_id, text=text, subject=subject, from_email=to_email, to_email=from_email, is_inbound=False,
+        message_id,
+        text=text,
+        subject=subject,
+        from_email=to_email,
+        to_email=from_email,
+        is_inbound=False,
         author={"id": author_id, "email": "agent@app.com", "username": "agent"},
     )
-    message["_links"]["related"]["conversation"] = f"{API_BASE_FOR_LINKS}/conversations/{conversation_id}"
-    return _event(event_type, event_id, conversation_id, inbox_id, message, subject, company_id, inbox_name)
+    message["_links"]["related"]["conversation"] = (
+        f"{API_BASE_FOR_LINKS}/conversations/{conversation_id}"
+    )
+    return _event(
+        event_type, event_id, conversation_id, inbox_id, message, subject, company_id, inbox_name
+    )
 
 
 def sync_event(company_id: str = "cmp_fake01") -> dict[str, Any]:

@@ -121,7 +121,10 @@ def parse_request(method: str, raw_path: str, headers: dict[str, str], body: byt
         except ValueError:
             parsed_json = None
     elif body and ctype == "application/x-www-form-urlencoded":
-        form = {k: v[-1] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
+        form = {
+            k: v[-1]
+            for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()
+        }
     return Recorded(method, parts.path, query, headers, body, parsed_json, form)
 
 
@@ -158,13 +161,21 @@ class FakeServer:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = (
+                128  # the default 5 drops SYNs under concurrent clients (1 s stalls)
+            )
+
+        server = Server(("127.0.0.1", 0), Handler)
         server.daemon_threads = True
         server.block_on_close = False
         self._server = server
         self._stopping.clear()
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=type(self).__name__, daemon=True
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=type(self).__name__,
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -241,7 +252,9 @@ class FakeServer:
         ``delay`` seconds pass before the answer is written (for client timeout tests).
         """
         with self.lock:
-            self._scripts.append(_Script(path_or_method, status, body, dict(headers or {}), times, delay))
+            self._scripts.append(
+                _Script(path_or_method, status, body, dict(headers or {}), times, delay)
+            )
 
     def slow_next(self, path_or_method: str, delay: float, times: int = 1) -> None:
         """Handle the next ``times`` matching requests normally (changes are applied), then wait
@@ -310,7 +323,11 @@ class FakeServer:
                 if script is not None:
                     self._sleep(script.delay)
         except Exception as exc:  # a bug in the fake must surface, not hang the client
-            reply = Reply(500, {"error": f"{type(self).__name__} crashed: {exc!r}"}, {"x-should-retry": "false"})
+            reply = Reply(
+                500,
+                {"error": f"{type(self).__name__} crashed: {exc!r}"},
+                {"x-should-retry": "false"},
+            )
         req.status = reply.status
         data, out_headers = reply.encode()
         try:
@@ -355,4 +372,3 @@ def bearer_token(req: Recorded) -> str | None:
     auth = req.header("authorization") or ""
     scheme, _, token = auth.partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-

@@ -24,7 +24,7 @@ Actions (amounts are integers in minor units, e.g. cents)::
     revoke-access        {purchase_id, reason, amount?}   -> {"refund_id": "re_...", "amount",
                                                               "currency", "status": "refunded"}
                          404 unknown purchase, 409 already refunded, 400 amount above the price
-    transfer-purchase    {purchase_id, to_email}          -> {"transfer_id": "tr_...", "purchase_id",
+    transfer-purchase    {purchase_id, to_email}          -> {"transfer_id": "tr_..", "purchase_id",
                                                               "from_user_id", "to_email", "status"}
     generate-magic-link  {email}                          -> {"url", "expires_at"}; 404 unknown user
 
@@ -61,11 +61,19 @@ def compute_signature(secret: str, timestamp: int | str, body: bytes) -> str:
 def sign_headers(secret: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
     """Headers a correct client sends (for tests that call the fake directly)."""
     t = int(time.time()) if timestamp is None else int(timestamp)
-    return {SIGNATURE_HEADER: f"t={t},v1={compute_signature(secret, t, body)}", "Content-Type": "application/json"}
+    return {
+        SIGNATURE_HEADER: f"t={t},v1={compute_signature(secret, t, body)}",
+        "Content-Type": "application/json",
+    }
 
 
-def verify_signature(secret: str, header: str | None, body: bytes, now: float | None = None,
-                     tolerance: int = TOLERANCE_SECONDS) -> bool:
+def verify_signature(
+    secret: str,
+    header: str | None,
+    body: bytes,
+    now: float | None = None,
+    tolerance: int = TOLERANCE_SECONDS,
+) -> bool:
     if not header:
         return False
     timestamp: str | None = None
@@ -97,7 +105,9 @@ class IntegrationFake(FakeServer):
     ``user(email)``, ``purchase(purchase_id)``.
     """
 
-    def __init__(self, secret: str = "integration-secret", *, tolerance: int = TOLERANCE_SECONDS) -> None:
+    def __init__(
+        self, secret: str = "integration-secret", *, tolerance: int = TOLERANCE_SECONDS
+    ) -> None:
         super().__init__()
         self.secret = secret
         self.tolerance = tolerance
@@ -107,7 +117,9 @@ class IntegrationFake(FakeServer):
         self._users: dict[str, dict[str, Any]] = {}  # by lower-cased email
         self._purchases: dict[str, dict[str, Any]] = {}
         self._owner: dict[str, str] = {}  # purchase id -> user id
-        self._idempotent: dict[str, tuple[str, Any, int, Any]] = {}  # key -> (action, request, status, body)
+        self._idempotent: dict[
+            str, tuple[str, Any, int, Any]
+        ] = {}  # key -> (action, request, status, body)
         self._refunds: list[dict[str, Any]] = []
         self._transfers: list[dict[str, Any]] = []
         self._magic_links: list[dict[str, Any]] = []
@@ -121,16 +133,27 @@ class IntegrationFake(FakeServer):
 
     def add_user(self, email: str, user: dict[str, Any] | None = None) -> dict[str, Any]:
         with self.lock:
-            record = {"id": f"usr_{self._next():04d}", "email": email, "name": email.split("@")[0].title(),
-                      "created_at": "2024-01-15T10:00:00Z", **(user or {})}
+            record = {
+                "id": f"usr_{self._next():04d}",
+                "email": email,
+                "name": email.split("@")[0].title(),
+                "created_at": "2024-01-15T10:00:00Z",
+                **(user or {}),
+            }
             self._users[email.lower()] = record
             return dict(record)
 
     def add_purchase(self, user_id: str, purchase: dict[str, Any] | None = None) -> dict[str, Any]:
         with self.lock:
-            record = {"id": f"pur_{self._next():04d}", "product": "Pro plan", "amount": 4900, "currency": "usd",
-                      "purchased_at": _iso(datetime.now(UTC) - timedelta(days=3)), "status": "active",
-                      **(purchase or {})}
+            record = {
+                "id": f"pur_{self._next():04d}",
+                "product": "Pro plan",
+                "amount": 4900,
+                "currency": "usd",
+                "purchased_at": _iso(datetime.now(UTC) - timedelta(days=3)),
+                "status": "active",
+                **(purchase or {}),
+            }
             self._purchases[record["id"]] = record
             self._owner[record["id"]] = user_id
             return dict(record)
@@ -167,22 +190,24 @@ class IntegrationFake(FakeServer):
     # -- scripting ---------------------------------------------------------------------------
 
     def fail_after_apply(self, action: str, delay: float, times: int = 1) -> None:
-        """Apply the next ``action`` request (recorded as done) but hold the response ``delay`` s."""
+        """Apply the next ``action`` request (recorded as done); hold the response ``delay`` s."""
         self.slow_next(action, delay, times)
 
     def names(self, req: Recorded) -> set[str]:
-        return {req.path[len(PREFIX):]} if req.path.startswith(PREFIX) else set()
+        return {req.path[len(PREFIX) :]} if req.path.startswith(PREFIX) else set()
 
     # -- handling ----------------------------------------------------------------------------
 
     def handle(self, req: Recorded) -> Reply:
         if req.method != "POST" or not req.path.startswith(PREFIX):
             return Reply(404, {"error": "not found"})
-        action = req.path[len(PREFIX):]
+        action = req.path[len(PREFIX) :]
         handler = getattr(self, "_a_" + action.replace("-", "_"), None)
         if handler is None:
             return Reply(404, {"error": f"unknown action {action}"})
-        if not verify_signature(self.secret, req.header(SIGNATURE_HEADER), req.body, tolerance=self.tolerance):
+        if not verify_signature(
+            self.secret, req.header(SIGNATURE_HEADER), req.body, tolerance=self.tolerance
+        ):
             return Reply(401, {"error": "bad signature"})
         if not isinstance(req.json, dict):
             return Reply(400, {"error": "body must be a JSON object"})
@@ -217,7 +242,9 @@ class IntegrationFake(FakeServer):
     def _a_get_purchases(self, data: dict[str, Any]) -> tuple[int, Any]:
         if err := self._require(data, "user_id"):
             return err
-        purchases = [dict(p) for pid, p in self._purchases.items() if self._owner[pid] == data["user_id"]]
+        purchases = [
+            dict(p) for pid, p in self._purchases.items() if self._owner[pid] == data["user_id"]
+        ]
         return 200, {"purchases": purchases}
 
     def _a_revoke_access(self, data: dict[str, Any], key: str) -> tuple[int, Any]:
@@ -232,10 +259,20 @@ class IntegrationFake(FakeServer):
         if not isinstance(amount, int) or amount <= 0 or amount > purchase["amount"]:
             return 400, {"error": f"invalid amount {amount!r} (price {purchase['amount']})"}
         purchase["status"] = "refunded"
-        refund = {"refund_id": f"re_{self._next():06d}", "amount": amount, "currency": purchase["currency"],
-                  "status": "refunded"}
-        self._refunds.append({**refund, "purchase_id": purchase["id"], "reason": data["reason"],
-                              "idempotency_key": key})
+        refund = {
+            "refund_id": f"re_{self._next():06d}",
+            "amount": amount,
+            "currency": purchase["currency"],
+            "status": "refunded",
+        }
+        self._refunds.append(
+            {
+                **refund,
+                "purchase_id": purchase["id"],
+                "reason": data["reason"],
+                "idempotency_key": key,
+            }
+        )
         return 200, refund
 
     def _a_transfer_purchase(self, data: dict[str, Any], key: str) -> tuple[int, Any]:
@@ -251,9 +288,14 @@ class IntegrationFake(FakeServer):
         if to_user is None:
             to_user = self.add_user(str(data["to_email"]))
         self._owner[purchase["id"]] = to_user["id"]
-        transfer = {"transfer_id": f"tr_{self._next():06d}", "purchase_id": purchase["id"],
-                    "from_user_id": from_user, "to_user_id": to_user["id"], "to_email": data["to_email"],
-                    "status": "transferred"}
+        transfer = {
+            "transfer_id": f"tr_{self._next():06d}",
+            "purchase_id": purchase["id"],
+            "from_user_id": from_user,
+            "to_user_id": to_user["id"],
+            "to_email": data["to_email"],
+            "status": "transferred",
+        }
         self._transfers.append({**transfer, "idempotency_key": key})
         return 200, transfer
 
@@ -264,7 +306,10 @@ class IntegrationFake(FakeServer):
         if user is None:
             return 404, {"error": "user not found"}
         token = hashlib.sha256(f"{user['id']}:{self._next()}".encode()).hexdigest()[:32]
-        link = {"url": f"{self.url}/magic/{token}", "expires_at": _iso(datetime.now(UTC) + timedelta(minutes=15))}
+        link = {
+            "url": f"{self.url}/magic/{token}",
+            "expires_at": _iso(datetime.now(UTC) + timedelta(minutes=15)),
+        }
         self._magic_links.append({**link, "email": user["email"]})
         return 200, link
 

@@ -16,13 +16,13 @@ Implemented methods: ``auth.test``, ``chat.postMessage``, ``chat.update``, ``cha
 methods answer 404 ``unknown_method``. ``fake.response_url(key)`` gives a ``response_url`` whose
 POSTs are recorded in ``fake.responses``.
 
-Failures: ``fail_next("chat.postMessage", 500)``, ``rate_limit_next(method, retry_after=1)`` (429 with
-``Retry-After``), ``error_next(method, "channel_not_found")`` (HTTP 200 ``ok: false``).
+Failures: ``fail_next("chat.postMessage", 500)``, ``rate_limit_next(method, retry_after=1)`` (429
+with ``Retry-After``), ``error_next(method, "channel_not_found")`` (HTTP 200 ``ok: false``).
 
 Client side (what Slack sends to ``/slack/events``)
 ----------------------------------------------------
-``signed_interaction`` (form body ``payload=<json>``) and ``signed_event`` (JSON Events API body) sign
-with ``v0=hex(HMAC-SHA256(secret, "v0:{ts}:{body}"))`` exactly like Slack;
+``signed_interaction`` (form body ``payload=<json>``) and ``signed_event`` (JSON Events API body)
+sign with ``v0=hex(HMAC-SHA256(secret, "v0:{ts}:{body}"))`` exactly like Slack;
 ``block_actions_payload``, ``view_submission_payload``, ``app_home_opened_event`` and
 ``url_verification_body`` build realistic bodies.
 """
@@ -48,7 +48,7 @@ class SlackFake(FakeServer):
 
     Accessors (copies, safe to read while the server runs):
       ``messages``        {(channel, ts): message} current state (chat.update applied)
-      ``message(ch, ts)`` one stored message (KeyError if unknown)
+      ``message(ch, ts)`` one stored message (KeyError if unknown); seed with ``add_message``
       ``posted``          chat.postMessage argument dicts, in order
       ``updates``         chat.update argument dicts
       ``ephemerals``      chat.postEphemeral argument dicts
@@ -142,7 +142,9 @@ class SlackFake(FakeServer):
         """A ``response_url`` served by this fake; POSTs land in ``responses`` with this key."""
         return f"{self.url}/response/{key}"
 
-    def add_user(self, user_id: str, name: str = "alice", *, email: str | None = None, **extra: Any) -> dict:
+    def add_user(
+        self, user_id: str, name: str = "alice", *, email: str | None = None, **extra: Any
+    ) -> dict:
         """Seed a user for ``users.info``."""
         user = {
             "id": user_id,
@@ -162,6 +164,25 @@ class SlackFake(FakeServer):
         with self.lock:
             self._users[user_id] = user
         return user
+
+    def add_message(
+        self, channel: str, ts: str, text: str = "", blocks: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """Seed a bot message (e.g. one a test pretends was posted earlier) for ``chat.update``."""
+        message = {
+            "type": "message",
+            "channel": channel,
+            "ts": ts,
+            "user": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "app_id": self.app_id,
+            "team": self.team_id,
+            "text": text,
+            "blocks": blocks or [],
+        }
+        with self.lock:
+            self._messages[(channel, ts)] = message
+        return dict(message)
 
     # -- scripting helpers -------------------------------------------------------------------
 
@@ -186,7 +207,12 @@ class SlackFake(FakeServer):
     def handle(self, req: Recorded) -> Reply:
         if req.path.startswith("/response/"):
             self._responses.append(
-                {"key": req.path[len("/response/") :], "json": req.json, "body": req.body, "headers": req.headers}
+                {
+                    "key": req.path[len("/response/") :],
+                    "json": req.json,
+                    "body": req.body,
+                    "headers": req.headers,
+                }
             )
             return Reply(200, {"ok": True})
         if not req.path.startswith("/api/"):
@@ -226,9 +252,6 @@ class SlackFake(FakeServer):
             return {"ok": False, "error": "channel_not_found"}
         if not (args.get("text") or args.get("blocks") or args.get("attachments")):
             return {"ok": False, "error": "no_text"}
-        thread_ts = args.get("thread_ts")
-        if thread_ts and (channel, thread_ts) not in self._messages:
-            return {"ok": False, "error": "thread_not_found"}
         ts = self._next_ts()
         message = {
             "type": "message",
@@ -286,7 +309,9 @@ class SlackFake(FakeServer):
         return {
             "ok": True,
             "channel": channel,
-            "permalink": f"https://{self.team_domain}.slack.com/archives/{channel}/p{ts.replace('.', '')}",
+            "permalink": (
+                f"https://{self.team_domain}.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+            ),
         }
 
     def _new_view(self, view: dict[str, Any], default_type: str) -> dict[str, Any]:
@@ -314,17 +339,33 @@ class SlackFake(FakeServer):
 
     def _m_views_open(self, args: dict[str, Any]) -> dict[str, Any]:
         if not (args.get("trigger_id") or args.get("interactivity_pointer")):
-            return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": ["trigger_id"]}}
+            return {
+                "ok": False,
+                "error": "invalid_arguments",
+                "response_metadata": {"messages": ["trigger_id"]},
+            }
         if not isinstance(args.get("view"), dict):
-            return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": ["view"]}}
+            return {
+                "ok": False,
+                "error": "invalid_arguments",
+                "response_metadata": {"messages": ["view"]},
+            }
         self._views_opened.append(args)
         return {"ok": True, "view": self._new_view(args["view"], "modal")}
 
     def _m_views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
         if not args.get("user_id"):
-            return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": ["user_id"]}}
+            return {
+                "ok": False,
+                "error": "invalid_arguments",
+                "response_metadata": {"messages": ["user_id"]},
+            }
         if not isinstance(args.get("view"), dict):
-            return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": ["view"]}}
+            return {
+                "ok": False,
+                "error": "invalid_arguments",
+                "response_metadata": {"messages": ["view"]},
+            }
         self._views_published.append(args)
         return {"ok": True, "view": self._new_view(args["view"], "home")}
 
@@ -333,7 +374,10 @@ class SlackFake(FakeServer):
             return {"ok": False, "error": "invalid_arguments"}
         view_id = args.get("view_id")
         if not view_id and args.get("external_id"):
-            view_id = next((v["id"] for v in self._views.values() if v["external_id"] == args["external_id"]), None)
+            view_id = next(
+                (v["id"] for v in self._views.values() if v["external_id"] == args["external_id"]),
+                None,
+            )
         if not view_id or view_id not in self._views:
             return {"ok": False, "error": "not_found"}
         stored = self._views[view_id]
@@ -382,14 +426,17 @@ def signed_interaction(
 ) -> tuple[bytes, dict[str, str]]:
     """Body and headers of an interactivity POST: form-encoded ``payload=<json>``, signed."""
     body = urlencode({"payload": json.dumps(payload)}).encode()
-    headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(signing_secret, body, timestamp)}
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        **sign(signing_secret, body, timestamp),
+    }
     return body, headers
 
 
 def signed_event(
     signing_secret: str, event_body: dict[str, Any], timestamp: int | None = None
 ) -> tuple[bytes, dict[str, str]]:
-    """Body and headers of an Events API POST (``event_callback`` or ``url_verification``), signed."""
+    """Body and headers of a signed Events API POST (``event_callback``, ``url_verification``)."""
     body = json.dumps(event_body).encode()
     headers = {"Content-Type": "application/json", **sign(signing_secret, body, timestamp)}
     return body, headers
@@ -418,17 +465,21 @@ def block_actions_payload(
 ) -> dict[str, Any]:
     """A ``block_actions`` payload for a button click on a message.
 
-    Pass ``message=slack_fake.message(channel, ts)`` to carry the real blocks of the clicked message.
+    Pass ``message=slack_fake.message(channel, ts)`` to carry the clicked message's real blocks.
     """
     now = f"{time.time():.6f}"
-    msg = dict(message) if message else {
-        "type": "message",
-        "user": "U0BOT0001",
-        "bot_id": "B0BOT0001",
-        "ts": message_ts,
-        "text": "Approval requested",
-        "blocks": [],
-    }
+    msg = (
+        dict(message)
+        if message
+        else {
+            "type": "message",
+            "user": "U0BOT0001",
+            "bot_id": "B0BOT0001",
+            "ts": message_ts,
+            "text": "Approval requested",
+            "blocks": [],
+        }
+    )
     msg.pop("channel", None)
     msg.setdefault("ts", message_ts)
     action: dict[str, Any] = {
@@ -551,7 +602,11 @@ def event_callback(
 
 
 def app_home_opened_event(
-    user_id: str = "U0APPROVER", team_id: str = "T0TEST001", *, channel: str = "D0HOME0001", **kwargs: Any
+    user_id: str = "U0APPROVER",
+    team_id: str = "T0TEST001",
+    *,
+    channel: str = "D0HOME0001",
+    **kwargs: Any,
 ) -> dict[str, Any]:
     """A full ``event_callback`` body for ``app_home_opened`` (Home tab opened)."""
     event = {
@@ -564,5 +619,11 @@ def app_home_opened_event(
     return event_callback(event, team_id, **kwargs)
 
 
-def url_verification_body(challenge: str = "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P") -> dict:
-    return {"token": "verification-token-unused", "challenge": challenge, "type": "url_verification"}
+def url_verification_body(
+    challenge: str = "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+) -> dict:
+    return {
+        "token": "verification-token-unused",
+        "challenge": challenge,
+        "type": "url_verification",
+    }

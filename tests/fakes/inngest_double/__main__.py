@@ -1,4 +1,7 @@
-"""python -m tests.fakes.inngest_double --port 8288 [--signing-key K] [--event-key K] [--realtime]"""
+"""Standalone double.
+
+python -m tests.fakes.inngest_double --port 8288 [--signing-key K] [--event-key K] [--realtime]
+"""
 
 from __future__ import annotations
 
@@ -14,8 +17,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8288)
     parser.add_argument("--signing-key", default=None)
     parser.add_argument("--event-key", default=None)
-    parser.add_argument("--realtime", action="store_true", help="virtual clock also follows wall time")
-    parser.add_argument("--retry-delay", type=float, default=0.0, help="virtual seconds between retries")
+    parser.add_argument(
+        "--realtime", action="store_true", help="virtual clock also follows wall time"
+    )
+    parser.add_argument(
+        "--retry-delay", type=float, default=0.0, help="virtual seconds between retries"
+    )
     args = parser.parse_args(argv)
     double = InngestDouble(
         signing_key=args.signing_key,
@@ -25,7 +32,9 @@ def main(argv: list[str] | None = None) -> None:
         realtime=args.realtime,
         retry_delay=args.retry_delay,
     )
-    print(f"inngest double listening on http://{args.host}:{args.port}", file=sys.stderr, flush=True)
+    print(
+        f"inngest double listening on http://{args.host}:{args.port}", file=sys.stderr, flush=True
+    )
     double.serve_forever()
 
 

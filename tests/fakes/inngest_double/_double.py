@@ -48,7 +48,9 @@ class InngestDouble:
     def start(self) -> InngestDouble:
         self._server = DoubleHTTPServer((self.host, self.port), self)
         self.port = self._server.server_address[1]
-        serve = threading.Thread(target=self._server.serve_forever, name="inngest-double-http", daemon=True)
+        serve = threading.Thread(
+            target=self._server.serve_forever, name="inngest-double-http", daemon=True
+        )
         drive = threading.Thread(target=self._drive, name="inngest-double-driver", daemon=True)
         self._threads = [serve, drive]
         for thread in self._threads:
@@ -151,7 +153,9 @@ class InngestDouble:
     def function(self, fn_id_suffix: str) -> FunctionDef:
         matches = [f for f in self.engine.functions.values() if f.id.endswith(fn_id_suffix)]
         if len(matches) != 1:
-            raise KeyError(f"{len(matches)} functions match {fn_id_suffix!r}: {list(self.engine.functions)}")
+            raise KeyError(
+                f"{len(matches)} functions match {fn_id_suffix!r}: {list(self.engine.functions)}"
+            )
         return matches[0]
 
     def runs_for(self, fn_id_suffix: str) -> list[Run]:
@@ -185,7 +189,9 @@ class InngestDouble:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     if raise_on_timeout:
-                        raise TimeoutError(f"inngest double not idle after {timeout}s: {self._busy_summary()}")
+                        raise TimeoutError(
+                            f"inngest double not idle after {timeout}s: {self._busy_summary()}"
+                        )
                     return False
                 cond.wait(min(remaining, 0.05))
         return True
@@ -224,10 +230,19 @@ class InngestDouble:
             answer = resp.json()
         except ValueError:
             answer = {"error": resp.text}
-        if resp.status_code != 200 or not isinstance(answer, dict) or "error" in answer or answer.get("code"):
+        if (
+            resp.status_code != 200
+            or not isinstance(answer, dict)
+            or "error" in answer
+            or answer.get("code")
+        ):
             raise RuntimeError(f"sync of {app_serve_url} failed ({resp.status_code}): {answer}")
         return answer
 
     def _busy_summary(self) -> str:
         active = [f"{r.fn_id}:{r.status}" for r in self.runs if not r.done]
-        return f"inflight={self.engine._inflight} next_due={self.engine.next_due()} now={self.now()} active={active}"
+        engine = self.engine
+        return (
+            f"inflight={engine._inflight} next_due={engine.next_due()} "
+            f"now={self.now()} active={active}"
+        )

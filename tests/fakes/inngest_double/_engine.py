@@ -155,7 +155,12 @@ class Engine:
                 self._schedule_new_run(fn, event)
 
     def _emit_internal(self, name: str, data: dict[str, typing.Any]) -> None:
-        event = {"name": name, "data": data, "id": sup.new_ulid(self.now()), "ts": self.clock.now_ms()}
+        event = {
+            "name": name,
+            "data": data,
+            "id": sup.new_ulid(self.now()),
+            "ts": self.clock.now_ms(),
+        }
         self.internal_events.append(event)
         self._dispatch_event(event)
 
@@ -180,7 +185,9 @@ class Engine:
         entry.event = event
         entry.due = now + period if timeout is None else min(now + period, entry.first_at + timeout)
 
-    def _create_run(self, fn: FunctionDef, event: Event, parent: tuple[Run, str] | None = None) -> Run | None:
+    def _create_run(
+        self, fn: FunctionDef, event: Event, parent: tuple[Run, str] | None = None
+    ) -> Run | None:
         if not self._passes_rate_limit(fn, event) or not self._passes_idempotency(fn, event):
             return None
         now = self.now()
@@ -200,7 +207,8 @@ class Engine:
         if not fn.rate_limit:
             return True
         gcra = self._rate_limits.setdefault(
-            fn.id, sup.Gcra(fn.rate_limit["limit"], duration_or_none(fn.rate_limit["period"]) or 1.0, 0)
+            fn.id,
+            sup.Gcra(fn.rate_limit["limit"], duration_or_none(fn.rate_limit["period"]) or 1.0, 0),
         )
         key = self.cel.key(fn.rate_limit.get("key"), {"event": event})
         if gcra.try_take(key, self.now())[0]:
@@ -215,7 +223,9 @@ class Engine:
         now = self.now()
         seen = self._idempotency.get(key)
         if seen is not None and now - seen < DAY:
-            self.skipped.append({"fn_id": fn.id, "reason": "idempotency", "key": key[1], "event": event})
+            self.skipped.append(
+                {"fn_id": fn.id, "reason": "idempotency", "key": key[1], "event": event}
+            )
             return False
         self._idempotency[key] = now
         return True
@@ -238,7 +248,9 @@ class Engine:
 
     # ------------------------------------------------------------ job queue
 
-    def _push_call(self, run: Run, target: str | None, attempt: int, due: float | None = None) -> None:
+    def _push_call(
+        self, run: Run, target: str | None, attempt: int, due: float | None = None
+    ) -> None:
         due = self.now() if due is None else due
         heapq.heappush(self._jobs, Job(due, next(self._seq), run, target, attempt))
 
@@ -382,7 +394,9 @@ class Engine:
         try:
             resp = self._http.post(url, content=body, headers=self.call_headers(body))
             result: tuple[int, dict[str, str], bytes] | Exception = (
-                resp.status_code, dict(resp.headers), resp.content,
+                resp.status_code,
+                dict(resp.headers),
+                resp.content,
             )
         except Exception as err:  # noqa: BLE001 - any transport error is a failed attempt
             result = err
@@ -400,7 +414,9 @@ class Engine:
             self.tick()
             self._notify()
 
-    def _apply_result(self, job: Job, result: tuple[int, dict[str, str], bytes] | Exception) -> None:
+    def _apply_result(
+        self, job: Job, result: tuple[int, dict[str, str], bytes] | Exception
+    ) -> None:
         run = job.run
         if run.done:
             run.log(self.now(), kind="ignored", reason=f"response after run {run.status}")
@@ -422,10 +438,14 @@ class Engine:
         elif status == 206 and isinstance(payload, list):
             self._apply_ops(job, payload, headers.get("x-inngest-no-retry") == "true")
         else:
-            error = payload if isinstance(payload, dict) else {"name": "Error", "message": str(payload)}
+            error = (
+                payload if isinstance(payload, dict) else {"name": "Error", "message": str(payload)}
+            )
             self._function_error(job, error, headers)
 
-    def _check_response_signature(self, run: Run, status: int, headers: dict[str, str], content: bytes) -> None:
+    def _check_response_signature(
+        self, run: Run, status: int, headers: dict[str, str], content: bytes
+    ) -> None:
         if not self.signing_key or status == 401:
             return
         if not sup.verify(content, headers.get("x-inngest-signature"), self.signing_key):
@@ -494,13 +514,25 @@ class Engine:
         run, step, opts = job.run, op["id"], op.get("opts") or {}
         fn = self.functions.get(opts.get("function_id", ""))
         if fn is None:
-            self._memoize(run, step, _error_memo("Error", f"could not find function {opts.get('function_id')}"))
+            self._memoize(
+                run,
+                step,
+                _error_memo("Error", f"could not find function {opts.get('function_id')}"),
+            )
             return True
         payload = opts.get("payload") or {}
         data = dict(payload.get("data") or {})
-        data["_inngest"] = {"source_fn_id": run.fn_id, "source_run_id": run.run_id, "invoke_step": step}
-        event = {"name": "inngest/function.invoked", "data": data, "id": sup.new_ulid(self.now()),
-                 "ts": self.clock.now_ms()}
+        data["_inngest"] = {
+            "source_fn_id": run.fn_id,
+            "source_run_id": run.run_id,
+            "invoke_step": step,
+        }
+        event = {
+            "name": "inngest/function.invoked",
+            "data": data,
+            "id": sup.new_ulid(self.now()),
+            "ts": self.clock.now_ms(),
+        }
         if payload.get("v"):
             event["v"] = payload["v"]
         run.status, run.pending = "invoking", {"invoke": step, "function_id": fn.id}
@@ -511,10 +543,18 @@ class Engine:
         run.pending["child_run_id"] = child.run_id
         timeout = duration_or_none(opts.get("timeout"))
         if timeout is not None:
+
             def time_out() -> None:
                 if child.parent is not None and step not in run.steps:
                     child.parent = None
-                    self._resume(run, step, _error_memo("InngestInvokeTimeoutError", "Timed out waiting for invoked function to complete"))
+                    self._resume(
+                        run,
+                        step,
+                        _error_memo(
+                            "InngestInvokeTimeoutError",
+                            "Timed out waiting for invoked function to complete",
+                        ),
+                    )
 
             self._push_timer(run, self.now() + timeout, time_out)
         return False
@@ -528,7 +568,11 @@ class Engine:
 
     def _op_step_failed(self, job: Job, op: dict[str, typing.Any], no_retry: bool) -> bool:
         error = op.get("error") or {}
-        self._memoize(job.run, op["id"], _error_memo(error.get("name"), error.get("message"), error.get("stack")))
+        self._memoize(
+            job.run,
+            op["id"],
+            _error_memo(error.get("name"), error.get("message"), error.get("stack")),
+        )
         job.run.planned.discard(op["id"])
         return True
 
@@ -548,7 +592,9 @@ class Engine:
         run.log(self.now(), kind="resumed", step=run.step_names.get(step, step))
         self._push_call(run, None, 0)
 
-    def _function_error(self, job: Job, error: dict[str, typing.Any], headers: dict[str, str]) -> None:
+    def _function_error(
+        self, job: Job, error: dict[str, typing.Any], headers: dict[str, str]
+    ) -> None:
         run, fn = job.run, self.functions[job.run.fn_id]
         if headers.get("x-inngest-no-retry") == "true" or job.attempt + 1 >= fn.max_attempts:
             self._fail(run, error)
@@ -569,14 +615,20 @@ class Engine:
         if run.parent is not None:
             parent, step = run.parent
             run.parent = None
-            memo = {"data": run.output} if status == "completed" else {"error": _clean_error(run.error)}
+            memo = (
+                {"data": run.output}
+                if status == "completed"
+                else {"error": _clean_error(run.error)}
+            )
             self._resume(parent, step, memo)
 
     def _complete(self, run: Run, output: object) -> None:
         run.output = output
         self._finish(run, "completed")
-        self._emit_internal("inngest/function.finished",
-                            {"function_id": run.fn_id, "run_id": run.run_id, "event": run.event, "result": output})
+        self._emit_internal(
+            "inngest/function.finished",
+            {"function_id": run.fn_id, "run_id": run.run_id, "event": run.event, "result": output},
+        )
 
     def _fail(self, run: Run, error: dict[str, typing.Any]) -> None:
         run.error = error
@@ -591,8 +643,10 @@ class Engine:
             return
         run.error = {"name": "FunctionCancelled", "message": reason}
         self._finish(run, "cancelled")
-        self._emit_internal("inngest/function.cancelled",
-                            {"function_id": run.fn_id, "run_id": run.run_id, "event": run.event})
+        self._emit_internal(
+            "inngest/function.cancelled",
+            {"function_id": run.fn_id, "run_id": run.run_id, "event": run.event},
+        )
 
     def _cancel_matching(self, event: Event) -> None:
         now = self.now()
@@ -620,8 +674,12 @@ class Engine:
 
     def trigger_cron(self, fn: FunctionDef) -> Run | None:
         with self._cond:
-            event = {"name": "inngest/scheduled.timer", "data": {"cron": fn.cron or ""},
-                     "id": sup.new_ulid(self.now()), "ts": self.clock.now_ms()}
+            event = {
+                "name": "inngest/scheduled.timer",
+                "data": {"cron": fn.cron or ""},
+                "id": sup.new_ulid(self.now()),
+                "ts": self.clock.now_ms(),
+            }
             run = self._create_run(fn, event)
             self._notify()
             return run

@@ -135,7 +135,9 @@ class Run:
 
     def step_output(self, step_id: str, index: int = 0) -> object:
         memo = self.memo(step_id, index)
-        return memo.get("data") if isinstance(memo, dict) and set(memo) <= {"data", "error"} else memo
+        return (
+            memo.get("data") if isinstance(memo, dict) and set(memo) <= {"data", "error"} else memo
+        )
 
     def log(self, now: float, **entry: typing.Any) -> None:
         self.history.append({"t": now, **entry})

@@ -98,11 +98,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self._send(401, {"error": "authentication failed"})
         expected = self.headers.get("X-Inngest-Expected-Server-Kind")
         if expected and expected != engine.server_kind:
-            return self._send(400, {"error": f"expected server kind {expected}, this is {engine.server_kind}"})
+            return self._send(
+                400, {"error": f"expected server kind {expected}, this is {engine.server_kind}"}
+            )
         body = self._json_body()
         if not isinstance(body, dict):
             return self._send(400, {"error": "body must be an object"})
-        self.double.register_requests.append({"headers": dict(self.headers.items()), "body": body})
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        self.double.register_requests.append({"headers": headers, "body": body})
         status, answer = engine.register(body)
         self._send(status, answer)
 
@@ -113,8 +116,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = self._json_body()
         events = body if isinstance(body, list) else [body]
         for event in events:
-            if not isinstance(event, dict) or not isinstance(event.get("name"), str) or not event["name"]:
-                return self._send(400, {"error": "every event needs a non-empty name", "ids": [], "status": 400})
+            if (
+                not isinstance(event, dict)
+                or not isinstance(event.get("name"), str)
+                or not event["name"]
+            ):
+                return self._send(
+                    400, {"error": "every event needs a non-empty name", "ids": [], "status": 400}
+                )
         ids = self.double.engine.ingest(events)
         self._send(200, {"ids": ids, "status": 200})
 

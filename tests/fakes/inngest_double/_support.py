@@ -20,8 +20,15 @@ import jcs
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d|w)")
 _UNIT_SECONDS = {
-    "ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3,
-    "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0,
+    "ns": 1e-9,
+    "us": 1e-6,
+    "µs": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+    "d": 86400.0,
+    "w": 604800.0,
 }
 
 
@@ -41,7 +48,7 @@ def parse_iso(text: str) -> float:
     """ISO 8601 / RFC 3339 timestamp -> unix seconds."""
     value = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
     if value.tzinfo is None:
-        value = value.replace(tzinfo=datetime.timezone.utc)
+        value = value.replace(tzinfo=datetime.UTC)
     return value.timestamp()
 
 
@@ -65,7 +72,7 @@ def parse_retry_after(value: str | None) -> tuple[str, float] | None:
 
 
 def to_iso(ts: float) -> str:
-    value = datetime.datetime.fromtimestamp(ts, tz=datetime.timezone.utc)
+    value = datetime.datetime.fromtimestamp(ts, tz=datetime.UTC)
     return value.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 

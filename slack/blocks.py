@@ -1,0 +1,391 @@
+"""Block Kit for approvals: pure functions from plain data to ``slack_sdk.models.blocks``.
+
+Nothing here touches the database or the network. Callers turn their records into a
+``RequestView`` (``RequestView.from_dict`` accepts any mapping with these field names) and post
+what these functions return. Every builder validates through slack_sdk's ``to_dict()``, so a text
+over Slack's limits fails in tests, not in Slack; long free text is trimmed with ``trim``.
+
+Action ids (what the listeners match): ``approve_action`` (primary; a confirm dialog for refunds),
+``reject_action`` (danger, opens the reason modal), ``edit_action`` (opens the edit modal) and
+``open_in_front`` (a link button; Slack still sends a click, which is acknowledged and ignored).
+Button values carry the action id as a *hint*: listeners look the action up on the server.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    InputBlock,
+    MarkdownTextObject,
+    PlainTextInputElement,
+    PlainTextObject,
+    SectionBlock,
+)
+from slack_sdk.models.views import View
+
+APPROVE = "approve_action"
+REJECT = "reject_action"
+EDIT = "edit_action"
+OPEN_IN_FRONT = "open_in_front"
+ACTIONS_BLOCK = "approval_actions"
+
+REJECT_CALLBACK = "reject_reason"
+REASON_BLOCK = "reason"
+REASON_INPUT = "reason_input"
+
+EDIT_CALLBACK = "edit_action_submit"
+DRAFT_BLOCK = "draft"
+DRAFT_INPUT = "draft_input"
+AMOUNT_BLOCK = "amount"
+AMOUNT_INPUT = "amount_input"
+
+SECTION_TEXT_LIMIT = 3000
+HEADER_LIMIT = 150
+CONTEXT_TEXT_LIMIT = 2000
+INPUT_LIMIT = 3000
+FRONT_URL = "https://app.frontapp.com/open/{conversation_id}"
+
+TYPE_LABELS = {
+    "refund": "Refund",
+    "process_refund": "Refund",
+    "transfer": "Transfer purchase",
+    "transfer_purchase": "Transfer purchase",
+    "assign": "Assign to instructor",
+    "assign_to_instructor": "Assign to instructor",
+    "send_draft": "Send draft",
+}
+
+
+def is_refund(action_type: str) -> bool:
+    return action_type in ("refund", "process_refund")
+
+
+@dataclasses.dataclass(frozen=True)
+class RequestView:
+    """Everything a message about one approval shows. Plain data: no ORM objects."""
+
+    action_id: str
+    action_type: str
+    conversation_id: str
+    app_name: str = ""
+    customer_email: str | None = None
+    reasoning: str = ""
+    parameters: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    draft_body: str | None = None
+    context_degraded: bool = False
+    status: str = "pending"  # approval: pending | approved | rejected | expired
+    decided_by: str | None = None
+    decided_at: dt.datetime | None = None
+    reason: str | None = None
+    edits: Mapping[str, Any] | None = None
+    action_status: str | None = None  # the action's: executing | succeeded | failed ...
+    result: Mapping[str, Any] | None = None
+    error: str | None = None
+    created_at: dt.datetime | None = None
+    expires_at: dt.datetime | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RequestView:
+        """Build from a mapping; unknown keys are ignored, ISO strings become datetimes."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in names}
+        for key in ("decided_at", "created_at", "expires_at"):
+            if isinstance(values.get(key), str):
+                values[key] = dt.datetime.fromisoformat(values[key])
+        return cls(**values)
+
+    @property
+    def type_label(self) -> str:
+        return TYPE_LABELS.get(self.action_type, self.action_type.replace("_", " ").capitalize())
+
+    @property
+    def front_url(self) -> str:
+        return FRONT_URL.format(conversation_id=self.conversation_id)
+
+
+def trim(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, ending with an ellipsis when cut."""
+    if len(text) <= limit:
+        return text
+    return text[: max(0, limit - 1)].rstrip() + "…"
+
+
+def slack_date(moment: dt.datetime) -> str:
+    """A Slack date token (shown in each reader's time zone) with a UTC fallback."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    fallback = aware.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(aware.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def mention(user_id: str | None) -> str:
+    if not user_id:
+        return "someone"
+    if user_id.startswith(("U", "W")):
+        return f"<@{user_id}>"
+    return user_id
+
+
+def _section(text: str) -> SectionBlock:
+    return SectionBlock(text=MarkdownTextObject(text=trim(text, SECTION_TEXT_LIMIT)))
+
+
+def _context(text: str) -> ContextBlock:
+    return ContextBlock(elements=[MarkdownTextObject(text=trim(text, CONTEXT_TEXT_LIMIT))])
+
+
+def _code(value: Mapping[str, Any]) -> str:
+    body = json.dumps(dict(value), indent=2, sort_keys=True, default=str)
+    return "```" + trim(body, SECTION_TEXT_LIMIT - 40) + "```"
+
+
+def _quote(text: str, limit: int) -> str:
+    return "\n".join("> " + line for line in trim(text, limit).splitlines() or [""])
+
+
+def _summary_blocks(view: RequestView) -> list[Block]:
+    who = view.customer_email or "unknown customer"
+    app = view.app_name or "unknown app"
+    blocks: list[Block] = [
+        HeaderBlock(text=PlainTextObject(text=trim(f"{view.type_label} for {who}", HEADER_LIMIT))),
+        _context(f"*App:* {app}  ·  *Customer:* {who}  ·  *Action:* `{view.action_id}`"),
+    ]
+    if view.context_degraded:
+        blocks.append(
+            _section(
+                ":warning: *Context degraded:* Front or the app's API could not be reached; the "
+                "agent worked from the webhook alone. Check the conversation before approving."
+            )
+        )
+    if view.reasoning:
+        blocks.append(_section("*Why:*\n" + _quote(view.reasoning, SECTION_TEXT_LIMIT - 20)))
+    if view.parameters:
+        blocks.append(_section("*Parameters:*\n" + _code(view.parameters)))
+    if view.draft_body:
+        blocks.append(_section("*Draft reply:*\n" + _quote(view.draft_body, SECTION_TEXT_LIMIT - 30)))
+    return blocks
+
+
+def _buttons(view: RequestView) -> ActionsBlock:
+    confirm = None
+    if is_refund(view.action_type):
+        amount = view.parameters.get("amount")
+        what = f"a refund of {amount}" if amount is not None else "this refund"
+        confirm = ConfirmObject(
+            title="Approve the refund?",
+            text=trim(f"This issues {what} to {view.customer_email or 'the customer'}.", 300),
+            confirm="Approve",
+            deny="Cancel",
+        )
+    return ActionsBlock(
+        block_id=ACTIONS_BLOCK,
+        elements=[
+            ButtonElement(
+                text="Approve", action_id=APPROVE, value=view.action_id, style="primary",
+                confirm=confirm,
+            ),
+            ButtonElement(text="Reject", action_id=REJECT, value=view.action_id, style="danger"),
+            ButtonElement(text="Edit", action_id=EDIT, value=view.action_id),
+            ButtonElement(text="Open in Front", action_id=OPEN_IN_FRONT, url=view.front_url),
+        ],
+    )
+
+
+def status_line(view: RequestView) -> str:
+    """One line saying where the request stands (used in the message and its fallback text)."""
+    when = slack_date(view.decided_at) if view.decided_at else ""
+    if view.status == "approved":
+        line = f":white_check_mark: Approved by {mention(view.decided_by)} {('at ' + when) if when}"
+        if view.edits:
+            line += " (with edits)"
+        outcome = _outcome_line(view)
+        return line.rstrip() + (f"\n{outcome}" if outcome else "")
+    if view.status == "rejected":
+        line = f":x: Rejected by {mention(view.decided_by)} {('at ' + when) if when}".rstrip()
+        if view.reason:
+            line += f"\n*Reason:* {trim(view.reason, 1500)}"
+        return line
+    if view.status == "expired":
+        return ":hourglass: Expired, no action taken."
+    expires = f" Expires {slack_date(view.expires_at)}." if view.expires_at else ""
+    return f":hourglass_flowing_sand: Waiting for approval.{expires}"
+
+
+def _outcome_line(view: RequestView) -> str:
+    if view.action_status == "succeeded":
+        detail = _result_text(view.result)
+        return ":tada: Executed successfully." + (f" {detail}" if detail else "")
+    if view.action_status == "failed":
+        return f":rotating_light: *Execution failed:* {trim(view.error or 'unknown error', 1500)}"
+    if view.action_status == "executing":
+        return ":gear: Executing…"
+    if view.status == "approved":
+        return ":gear: Execution pending…"
+    return ""
+
+
+def _result_text(result: Mapping[str, Any] | None) -> str:
+    if not result:
+        return ""
+    for key in ("refundId", "refund_id", "id"):
+        if result.get(key):
+            return f"Refund id `{result[key]}`." if "refund" in key else f"Result id `{result[key]}`."
+    return "Result: `" + trim(json.dumps(dict(result), default=str, sort_keys=True), 500) + "`"
+
+
+def request_blocks(view: RequestView) -> list[Block]:
+    """The channel message: a pending request carries buttons; any other state carries none."""
+    blocks = _summary_blocks(view)
+    blocks.append(DividerBlock())
+    if view.status == "pending":
+        blocks.append(_buttons(view))
+        blocks.append(_context(status_line(view)))
+    else:
+        blocks.append(_section(status_line(view)))
+        blocks.append(
+            ActionsBlock(
+                block_id="links",
+                elements=[
+                    ButtonElement(text="Open in Front", action_id=OPEN_IN_FRONT, url=view.front_url)
+                ],
+            )
+        )
+    return blocks
+
+
+def fallback_text(view: RequestView) -> str:
+    """The ``text`` of the message (notifications, screen readers)."""
+    head = f"{view.type_label} for {view.customer_email or 'unknown customer'}"
+    return trim(f"{head}: {status_line(view)}", 3000)
+
+
+def reminder_text(view: RequestView, approvers: Sequence[str], expires_at: dt.datetime) -> str:
+    who = " ".join(mention(a) for a in approvers) or "Approvers"
+    return (
+        f"{who}: this {view.type_label.lower()} still needs a decision; it expires "
+        f"{slack_date(expires_at)} and then nothing happens."
+    )
+
+
+def reject_modal(view: RequestView) -> View:
+    """Asks for the (required) reason; ``private_metadata`` = action id (a hint only)."""
+    return View(
+        type="modal",
+        callback_id=REJECT_CALLBACK,
+        private_metadata=view.action_id,
+        title="Reject action",
+        submit="Reject",
+        close="Cancel",
+        blocks=[
+            _section(f"Reject the *{view.type_label.lower()}* for {view.customer_email or 'the customer'}? "
+                     "The agent revises its draft with your reason."),
+            InputBlock(
+                block_id=REASON_BLOCK,
+                label="Reason",
+                element=PlainTextInputElement(
+                    action_id=REASON_INPUT, multiline=True, max_length=INPUT_LIMIT,
+                    placeholder="What should the agent do instead?",
+                ),
+            ),
+        ],
+    )
+
+
+def edit_modal(view: RequestView) -> View:
+    """Change the draft and, for refunds, lower the amount; submitting approves with the edits."""
+    blocks: list[Block] = [
+        _section(f"Edit, then approve, the *{view.type_label.lower()}* for "
+                 f"{view.customer_email or 'the customer'}."),
+    ]
+    if is_refund(view.action_type):
+        amount = view.parameters.get("amount")
+        blocks.append(
+            InputBlock(
+                block_id=AMOUNT_BLOCK,
+                label="Refund amount",
+                hint="At most the amount the agent proposed.",
+                optional=amount is None,
+                element=PlainTextInputElement(
+                    action_id=AMOUNT_INPUT,
+                    initial_value=None if amount is None else str(amount),
+                    max_length=20,
+                ),
+            )
+        )
+    blocks.append(
+        InputBlock(
+            block_id=DRAFT_BLOCK,
+            label="Draft reply",
+            optional=True,
+            element=PlainTextInputElement(
+                action_id=DRAFT_INPUT, multiline=True, max_length=INPUT_LIMIT,
+                initial_value=trim(view.draft_body, INPUT_LIMIT) if view.draft_body else None,
+            ),
+        )
+    )
+    return View(
+        type="modal",
+        callback_id=EDIT_CALLBACK,
+        private_metadata=view.action_id,
+        title="Edit and approve",
+        submit="Approve",
+        close="Cancel",
+        blocks=blocks,
+    )
+
+
+MAX_HOME_REQUESTS = 20
+
+
+def home_view(
+    pending: Sequence[RequestView], now: dt.datetime, *, allowed: bool = True
+) -> View:
+    """App Home: the viewer's pending approvals, oldest first, with working buttons."""
+    blocks: list[Block] = [HeaderBlock(text=f"Pending approvals ({len(pending)})")]
+    if not allowed:
+        blocks.append(_section("You are not an approver: you can look, but not decide."))
+    if not pending:
+        blocks.append(_section("Nothing is waiting for a decision. :sparkles:"))
+    for view in list(pending)[:MAX_HOME_REQUESTS]:
+        age = _age(now - view.created_at) if view.created_at else "unknown age"
+        text = (
+            f"*{view.type_label}* for {view.customer_email or 'unknown customer'} "
+            f"({view.app_name or 'unknown app'}), waiting {age}"
+        )
+        if view.parameters:
+            text += "\n" + trim(json.dumps(dict(view.parameters), default=str, sort_keys=True), 500)
+        blocks.append(DividerBlock())
+        blocks.append(_section(text))
+        if allowed:
+            buttons = _buttons(view)
+            buttons.block_id = f"{ACTIONS_BLOCK}:{view.action_id}"
+            blocks.append(buttons)
+    if len(pending) > MAX_HOME_REQUESTS:
+        blocks.append(_context(f"…and {len(pending) - MAX_HOME_REQUESTS} more in the channel."))
+    return View(type="home", blocks=blocks)
+
+
+def _age(delta: dt.timedelta) -> str:
+    minutes = max(0, int(delta.total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    hours = minutes // 60
+    if hours < 48:
+        return f"{hours} h {minutes % 60} min"
+    return f"{hours // 24} days"
+
+
+def as_dicts(blocks: Sequence[Block]) -> list[dict[str, Any]]:
+    """Validate and serialise (slack_sdk raises on any limit exceeded)."""
+    return [block.to_dict() for block in blocks]

@@ -1,0 +1,383 @@
+"""The approval state machine on the database: who decided, exactly once.
+
+Every change is ONE conditional UPDATE (``WHERE id = :id AND status = 'pending'``); the row count
+says who won, so fifty simultaneous clicks produce one decision on SQLite and on MySQL alike. The
+winner's transaction also moves ``actions.status`` and appends the audit row, so the three never
+disagree. The statement that decides is the first of its transaction: on SQLite a transaction that
+read first and wrote second could fail with "database is locked" instead of waiting.
+
+States of ``approval_requests.status``::
+
+    pending --decide(approved)--> approved --(run resolves, executes)
+    pending --decide(rejected)--> rejected --(run resolves, revises the draft)
+    pending --expire()----------> expired
+
+``resolved_at`` is set when the ``request-approval`` run has taken the decision from the database;
+a decided row without it is what the reconciler re-announces (``unresolved_decisions``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any, Literal
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from support import audit, db
+from support.db.models import Action, App, ApprovalRequest, utcnow
+
+Decision = Literal["approved", "rejected"]
+SYSTEM = "system"
+
+
+@dataclasses.dataclass(frozen=True)
+class ApprovalRecord:
+    """A read-only snapshot of one approval request and its action (plain data, JSON-able)."""
+
+    action_id: str
+    action_type: str
+    conversation_id: str
+    app_id: int
+    app_name: str
+    app_channel: str | None
+    max_refund_amount: float | None
+    customer_email: str | None
+    reasoning: str
+    parameters: dict[str, Any]
+    draft_body: str | None
+    context_degraded: bool
+    status: str
+    decided_by: str | None
+    decided_at: dt.datetime | None
+    reason: str | None
+    edits: dict[str, Any] | None
+    slack_channel: str | None
+    slack_ts: str | None
+    expires_at: dt.datetime | None
+    resolved_at: dt.datetime | None
+    reminded_at: dt.datetime | None
+    created_at: dt.datetime
+    action_status: str
+    result: dict[str, Any] | None
+    error: str | None
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == "pending"
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly (datetimes as ISO strings): a step may return it."""
+        out = dataclasses.asdict(self)
+        for key, value in out.items():
+            if isinstance(value, dt.datetime):
+                out[key] = value.isoformat()
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """What ``decide`` / ``expire`` did. ``won`` is True for exactly one caller per request.
+
+    A loser reads ``record`` for the state that stands (``status``, ``decided_by``). ``record`` is
+    None when no approval request has that id.
+    """
+
+    won: bool
+    record: ApprovalRecord | None
+    late: bool = False  # still pending in the table, but past its expiry time
+
+    @property
+    def found(self) -> bool:
+        return self.record is not None
+
+    @property
+    def status(self) -> str:
+        if self.record is None:
+            return "missing"
+        if self.late and self.record.status == "pending":
+            return "expired"
+        return self.record.status
+
+
+class InvalidEdit(ValueError):
+    """An edit the policy does not allow (the message says why, for the approver)."""
+
+
+def load(action_id: str) -> ApprovalRecord | None:
+    with db.session() as s:
+        return _record(s, action_id)
+
+
+def _record(session: Session, action_id: str) -> ApprovalRecord | None:
+    row = session.execute(
+        select(ApprovalRequest, Action, App)
+        .join(Action, Action.id == ApprovalRequest.id)
+        .join(App, App.id == Action.app_id)
+        .where(ApprovalRequest.id == action_id)
+    ).first()
+    if row is None:
+        return None
+    req, action, app = row
+    return ApprovalRecord(
+        action_id=action.id,
+        action_type=action.type,
+        conversation_id=action.conversation_id,
+        app_id=app.id,
+        app_name=app.name,
+        app_channel=app.slack_channel,
+        max_refund_amount=app.max_refund_amount,
+        customer_email=action.customer_email,
+        reasoning=action.reasoning or "",
+        parameters=dict(action.parameters or {}),
+        draft_body=action.draft_body,
+        context_degraded=bool(action.context_degraded),
+        status=req.status,
+        decided_by=req.decided_by,
+        decided_at=req.decided_at,
+        reason=req.reason,
+        edits=dict(req.edits) if req.edits else None,
+        slack_channel=req.slack_channel,
+        slack_ts=req.slack_ts,
+        expires_at=req.expires_at,
+        resolved_at=req.resolved_at,
+        reminded_at=req.reminded_at,
+        created_at=req.created_at,
+        action_status=action.status,
+        result=dict(action.result) if action.result else None,
+        error=action.error,
+    )
+
+
+def validate_edits(record: ApprovalRecord, edits: dict[str, Any]) -> dict[str, Any]:
+    """Normalise an approver's edits; raise ``InvalidEdit`` for what the policy forbids.
+
+    Allowed: ``draftBody`` (any text) and, for refunds, ``amount`` (> 0, at most the proposed
+    amount and at most the app's ``max_refund_amount``).
+    """
+    clean: dict[str, Any] = {}
+    if "draftBody" in edits and edits["draftBody"] is not None:
+        clean["draftBody"] = str(edits["draftBody"])
+    if "amount" in edits and edits["amount"] is not None:
+        if record.action_type not in ("refund", "process_refund"):
+            raise InvalidEdit("only a refund's amount can be changed")
+        try:
+            amount = round(float(edits["amount"]), 2)
+        except (TypeError, ValueError):
+            raise InvalidEdit("the amount must be a number") from None
+        if not amount > 0:
+            raise InvalidEdit("the amount must be greater than 0")
+        proposed = record.parameters.get("amount")
+        if isinstance(proposed, int | float) and amount > float(proposed):
+            raise InvalidEdit(f"the amount may not exceed the proposed {proposed}")
+        if record.max_refund_amount is not None and amount > record.max_refund_amount:
+            raise InvalidEdit(f"the amount may not exceed the app's limit {record.max_refund_amount}")
+        clean["amount"] = amount
+    unknown = set(edits) - {"draftBody", "amount"}
+    if unknown:
+        raise InvalidEdit(f"these fields cannot be edited: {', '.join(sorted(unknown))}")
+    return clean
+
+
+def decide(
+    action_id: str,
+    decision: Decision,
+    user_id: str,
+    reason: str | None = None,
+    edits: dict[str, Any] | None = None,
+    *,
+    now: dt.datetime | None = None,
+) -> Outcome:
+    """Record ``decision`` by ``user_id`` if, and only if, the request is still pending.
+
+    One conditional UPDATE decides; the winner's transaction also sets ``actions.status`` (and,
+    with ``edits`` — already validated by ``validate_edits`` — the action's parameters and draft)
+    and appends the audit row. A request past ``expires_at`` cannot be decided any more
+    (``Outcome.late``), even before its run has marked it expired.
+    """
+    if decision not in ("approved", "rejected"):
+        raise ValueError(f"unknown decision {decision!r}")
+    if decision == "rejected" and not (reason and reason.strip()):
+        raise ValueError("a rejection needs a reason")
+    moment = now or utcnow()
+    with db.session() as s:
+        won = (
+            s.execute(
+                update(ApprovalRequest)
+                .where(
+                    ApprovalRequest.id == action_id,
+                    ApprovalRequest.status == "pending",
+                    or_(ApprovalRequest.expires_at.is_(None), ApprovalRequest.expires_at > moment),
+                )
+                .values(
+                    status=decision,
+                    decided_by=user_id,
+                    decided_at=moment,
+                    reason=reason.strip() if reason else None,
+                    edits=edits or None,
+                )
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            == 1
+        )
+        if won:
+            action = s.get(Action, action_id)
+            assert action is not None  # approval_requests.id references actions.id
+            before = dict(action.parameters or {})
+            values: dict[str, Any] = {"status": decision}
+            if edits and "amount" in edits:
+                values["parameters"] = {**before, "amount": edits["amount"]}
+            if edits and "draftBody" in edits:
+                values["draft_body"] = edits["draftBody"]
+            s.execute(
+                update(Action)
+                .where(Action.id == action_id)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            detail: dict[str, Any] = {"decision": decision, "decidedAt": moment.isoformat()}
+            if reason:
+                detail["reason"] = reason.strip()
+            if edits:
+                detail["edits"] = edits
+                detail["parametersBefore"] = before
+            audit.append_in(
+                s, f"approval.{decision}", actor=user_id, action_id=action_id,
+                conversation_id=action.conversation_id, detail=detail,
+            )
+    record = load(action_id)
+    late = (
+        not won
+        and record is not None
+        and record.status == "pending"
+        and record.expires_at is not None
+        and record.expires_at <= moment
+    )
+    return Outcome(won=won, record=record, late=late)
+
+
+def expire(action_id: str, *, now: dt.datetime | None = None) -> Outcome:
+    """Mark a still-pending request expired (the run's timeout); no-op for a decided one."""
+    moment = now or utcnow()
+    with db.session() as s:
+        won = (
+            s.execute(
+                update(ApprovalRequest)
+                .where(ApprovalRequest.id == action_id, ApprovalRequest.status == "pending")
+                .values(status="expired", decided_at=moment, decided_by=SYSTEM)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            == 1
+        )
+        if won:
+            s.execute(
+                update(Action)
+                .where(Action.id == action_id)
+                .values(status="expired")
+                .execution_options(synchronize_session=False)
+            )
+            conversation = s.scalar(select(Action.conversation_id).where(Action.id == action_id))
+            audit.append_in(
+                s, "approval.expired", actor=SYSTEM, action_id=action_id,
+                conversation_id=conversation, detail={"expiredAt": moment.isoformat()},
+            )
+    return Outcome(won=won, record=load(action_id))
+
+
+def resolve(action_id: str, *, now: dt.datetime | None = None) -> Outcome:
+    """The run's last look: expire the request if still pending, then mark it resolved.
+
+    Returns the state that stands; ``won`` says whether this call expired it.
+    """
+    outcome = expire(action_id, now=now)
+    mark_resolved(action_id, now=now)
+    record = load(action_id)
+    return Outcome(won=outcome.won, record=record)
+
+
+def mark_resolved(action_id: str, *, now: dt.datetime | None = None) -> bool:
+    """The run has taken the decision: the reconciler stops re-announcing it. True if changed."""
+    with db.session() as s:
+        changed = s.execute(
+            update(ApprovalRequest)
+            .where(ApprovalRequest.id == action_id, ApprovalRequest.resolved_at.is_(None))
+            .values(resolved_at=now or utcnow())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    return changed == 1
+
+
+def record_message(
+    action_id: str, channel: str, ts: str, expires_at: dt.datetime | None = None
+) -> None:
+    """Save where the request was posted (and when it expires, if not known yet)."""
+    values: dict[str, Any] = {"slack_channel": channel, "slack_ts": ts}
+    with db.session() as s:
+        s.execute(
+            update(ApprovalRequest)
+            .where(ApprovalRequest.id == action_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if expires_at is not None:
+            s.execute(
+                update(ApprovalRequest)
+                .where(ApprovalRequest.id == action_id, ApprovalRequest.expires_at.is_(None))
+                .values(expires_at=expires_at)
+                .execution_options(synchronize_session=False)
+            )
+
+
+def mark_reminded(action_id: str, *, now: dt.datetime | None = None) -> bool:
+    """True for the one caller that records the reminder (a retried step does not remind twice)."""
+    with db.session() as s:
+        changed = s.execute(
+            update(ApprovalRequest)
+            .where(
+                ApprovalRequest.id == action_id,
+                ApprovalRequest.status == "pending",
+                ApprovalRequest.reminded_at.is_(None),
+            )
+            .values(reminded_at=now or utcnow())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    return changed == 1
+
+
+def pending_for_home(limit: int = 50) -> list[ApprovalRecord]:
+    """Pending requests, oldest first (App Home)."""
+    with db.session() as s:
+        ids = s.scalars(
+            select(ApprovalRequest.id)
+            .where(ApprovalRequest.status == "pending")
+            .order_by(ApprovalRequest.created_at, ApprovalRequest.id)
+            .limit(limit)
+        ).all()
+        records = [_record(s, action_id) for action_id in ids]
+    return [r for r in records if r is not None]
+
+
+def unresolved_decisions(
+    older_than: dt.timedelta, *, now: dt.datetime | None = None, limit: int = 100
+) -> list[ApprovalRecord]:
+    """Approved or rejected requests whose run has not taken the decision yet.
+
+    Only rows decided more than ``older_than`` ago (a fresh click's own event is still on its
+    way) and not yet past expiry (once the wait timed out, the run reads the row anyway).
+    """
+    moment = now or utcnow()
+    with db.session() as s:
+        ids = s.scalars(
+            select(ApprovalRequest.id)
+            .where(
+                ApprovalRequest.status.in_(("approved", "rejected")),
+                ApprovalRequest.resolved_at.is_(None),
+                ApprovalRequest.decided_at < moment - older_than,
+                or_(ApprovalRequest.expires_at.is_(None), ApprovalRequest.expires_at > moment),
+            )
+            .order_by(ApprovalRequest.decided_at)
+            .limit(limit)
+        ).all()
+        records = [_record(s, action_id) for action_id in ids]
+    return [r for r in records if r is not None]

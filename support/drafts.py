@@ -1,0 +1,137 @@
+"""Front drafts written exactly once per run, and markdown turned into the HTML Front expects.
+
+Why a table: a step that creates a draft can be retried after Front accepted the draft (the response
+was lost, the process died before the step's result reached Inngest). ``create_once(key=...)``
+therefore:
+
+1. looks up the ``drafts`` row for a deterministic ``key`` (``inbound:<front event id>``,
+   ``revise:<action id>``, ``action:<action id>``); a row ``created`` means the draft exists: its id is
+   returned and Front is not called;
+2. otherwise writes the row as ``creating`` *before* calling Front (committed);
+3. when the row was already ``creating`` (an earlier attempt got as far as the call), lists the
+   conversation's drafts and adopts one with the same HTML body instead of writing a second one
+   (if Front cannot list drafts, it writes the draft: a duplicate draft is visible and harmless,
+   a missing reply is not);
+4. creates the draft on the conversation's channel (found through its inbox) and marks the row
+   ``created`` with Front's draft id.
+
+Markdown is rendered with markdown-it-py in CommonMark mode with raw HTML disabled, so text from the
+model can not inject markup into the email.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from markdown_it import MarkdownIt
+from sqlalchemy.exc import IntegrityError
+
+from support import audit, db
+from support.db.models import Draft, utcnow
+from support.front import FrontClient, FrontError, FrontNotFound
+
+log = logging.getLogger(__name__)
+
+_md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+
+
+def to_html(markdown: str) -> str:
+    return _md.render(markdown).strip()
+
+
+def to_json(row: Draft) -> dict[str, Any]:
+    return {
+        "key": row.id,
+        "conversationId": row.conversation_id,
+        "frontDraftId": row.front_draft_id,
+        "channelId": row.channel_id,
+        "status": row.status,
+        "body": row.body,
+        "category": row.category,
+        "confidence": row.confidence,
+    }
+
+
+def _reserve(key: str, **fields: Any) -> tuple[dict[str, Any], bool]:
+    """(row, existed_before). Inserts the ``creating`` row when there is none."""
+    try:
+        with db.session() as s:
+            row = s.get(Draft, key)
+            if row is not None:
+                return to_json(row), True
+            row = Draft(id=key, status="creating", **fields)
+            s.add(row)
+            s.flush()
+            return to_json(row), False
+    except IntegrityError:  # a concurrent attempt inserted it first
+        with db.session() as s:
+            row = s.get(Draft, key)
+            assert row is not None
+            return to_json(row), True
+
+
+def get(key: str) -> dict[str, Any] | None:
+    with db.session() as s:
+        row = s.get(Draft, key)
+        return to_json(row) if row is not None else None
+
+
+def create_once(
+    front: FrontClient,
+    *,
+    key: str,
+    conversation_id: str,
+    body: str,
+    app_id: int | None = None,
+    action_id: str | None = None,
+    inbox_id: str | None = None,
+    category: str | None = None,
+    confidence: float | None = None,
+) -> dict[str, Any]:
+    html = to_html(body)
+    row, existed = _reserve(
+        key, conversation_id=conversation_id, app_id=app_id, action_id=action_id, body=body,
+        body_html=html, category=category, confidence=confidence,
+    )
+    if row["status"] != "creating" and row["frontDraftId"]:
+        return row
+    draft_id: str | None = None
+    channel_id: str | None = None
+    if existed:
+        draft_id = _find_existing(front, conversation_id, html)
+    if draft_id is None:
+        channel_id = front.channel_for(conversation_id, preferred_inbox=inbox_id)
+        draft_id = front.create_draft(conversation_id, body_html=html, channel_id=channel_id)
+    with db.session() as s:
+        draft = s.get(Draft, key)
+        assert draft is not None
+        draft.status, draft.front_draft_id = "created", draft_id
+        draft.channel_id = channel_id or draft.channel_id
+        audit.append_in(s, "draft.created", actor="agent", action_id=action_id,
+                        conversation_id=conversation_id,
+                        detail={"key": key, "frontDraftId": draft_id})
+        s.flush()
+        return to_json(draft)
+
+
+def _find_existing(front: FrontClient, conversation_id: str, html: str) -> str | None:
+    try:
+        drafts = front.conversation_drafts(conversation_id)
+    except (FrontNotFound, FrontError) as exc:
+        if type(exc) not in (FrontNotFound, FrontError):
+            raise  # rate limits, outages and bad tokens are the step's business
+        log.warning("drafts.list_failed conversation_id=%s error=%s", conversation_id, exc)
+        return None
+    for draft in drafts:
+        if draft.body_html.strip() == html:
+            log.info("drafts.adopted conversation_id=%s draft_id=%s", conversation_id, draft.id)
+            return draft.id
+    return None
+
+
+def mark_sent(key: str) -> None:
+    with db.session() as s:
+        draft = s.get(Draft, key)
+        if draft is not None:
+            draft.status, draft.sent_at = "sent", utcnow()

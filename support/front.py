@@ -1,0 +1,283 @@
+"""Front Core API client (httpx): the few calls the workflows make, with typed errors.
+
+Errors say what a workflow should do about them:
+
+* ``FrontConfigError`` (401/403, or no ``FRONT_API_TOKEN``): a configuration problem. Retrying cannot
+  help; workflows raise ``inngest.NonRetriableError`` with its message, which names the variable.
+* ``FrontRateLimited`` (429): carries ``retry_after`` seconds from Front's header; workflows raise
+  ``inngest.RetryAfterError`` so the step runs again after that delay.
+* ``FrontUnavailable`` (5xx, timeouts, connection errors): transient; the step is retried.
+* ``FrontNotFound`` (404) and ``FrontError`` (other 4xx, or a response that is not the expected
+  shape): the request or the data is wrong; a clear message, never a ``KeyError`` deep inside.
+
+Webhook signatures live in ``support.front_webhook`` (no I/O there).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from support.config import Config
+
+log = logging.getLogger(__name__)
+
+TIMEOUT_SECONDS = 15.0
+DEFAULT_RETRY_AFTER = 5.0
+MAX_PAGES = 5
+
+
+class FrontError(Exception):
+    """A Front call failed or answered something this client cannot use."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class FrontConfigError(FrontError):
+    """401/403 or a missing token: fix FRONT_API_TOKEN (retrying does not help)."""
+
+
+class FrontNotFound(FrontError):
+    """404: the conversation, message, inbox or draft does not exist."""
+
+
+class FrontUnavailable(FrontError):
+    """5xx, timeout or connection error: worth retrying."""
+
+
+class FrontRateLimited(FrontError):
+    """429: retry after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message, status=429)
+        self.retry_after = retry_after
+
+
+def _retry_after(value: str | None) -> float:
+    try:
+        return max(0.0, float(value)) if value else DEFAULT_RETRY_AFTER
+    except ValueError:
+        return DEFAULT_RETRY_AFTER
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    if isinstance(body, dict) and isinstance(body.get("_error"), dict):
+        return str(body["_error"].get("message") or body["_error"].get("title") or "")
+    return str(body)[:200]
+
+
+def _obj(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise FrontError(f"Front answered an unexpected shape: {where} is not an object")
+    return value
+
+
+def _str(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise FrontError(f"Front answered an unexpected shape: {where} is not a non-empty string")
+    return value
+
+
+def _results(body: Any, where: str) -> list[dict[str, Any]]:
+    results = _obj(body, where).get("_results")
+    if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
+        raise FrontError(f"Front answered an unexpected shape: {where}._results is not a list")
+    return results
+
+
+@dataclass(frozen=True)
+class Message:
+    """The fields of a Front message the workflows use (validated)."""
+
+    id: str
+    is_inbound: bool
+    text: str
+    subject: str | None
+    created_at: float
+    customer_email: str | None
+    is_draft: bool = False
+    body_html: str = ""
+
+    @classmethod
+    def parse(cls, raw: Any) -> Message:
+        from support.front_webhook import customer_address
+
+        m = _obj(raw, "message")
+        message_id = _str(m.get("id"), "message.id")
+        text = m.get("text")
+        body = m.get("body")
+        if not isinstance(text, str):
+            text = body if isinstance(body, str) else ""
+        created = m.get("created_at")
+        if not isinstance(created, int | float):
+            raise FrontError(f"Front message {message_id}: created_at is not a number")
+        subject = m.get("subject")
+        return cls(
+            id=message_id,
+            is_inbound=bool(m.get("is_inbound")),
+            text=text,
+            subject=subject if isinstance(subject, str) else None,
+            created_at=float(created),
+            customer_email=customer_address(m),
+            is_draft=bool(m.get("is_draft")),
+            body_html=body if isinstance(body, str) else "",
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "isInbound": self.is_inbound,
+            "text": self.text,
+            "subject": self.subject,
+            "createdAt": self.created_at,
+            "customerEmail": self.customer_email,
+        }
+
+
+class FrontClient:
+    """One client per unit of work (``with FrontClient.from_config(config) as front: ...``)."""
+
+    def __init__(self, token: str | None, base_url: str, *, timeout: float = TIMEOUT_SECONDS):
+        if not token:
+            raise FrontConfigError("FRONT_API_TOKEN is not set: the Front API cannot be called")
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            timeout=timeout,
+            follow_redirects=True,  # a merged conversation answers 301 to the new one
+        )
+
+    @classmethod
+    def from_config(cls, config: Config) -> FrontClient:
+        return cls(config.front_api_token, config.front_api_base_url)
+
+    def __enter__(self) -> FrontClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- transport ---------------------------------------------------------------------------
+
+    def _request(self, method: str, url: str, *, json: Any = None) -> Any:
+        where = f"{method} {url.split('?')[0]}"
+        try:
+            response = self._http.request(method, url, json=json)
+        except httpx.TimeoutException as exc:
+            raise FrontUnavailable(f"Front {where} timed out") from exc
+        except httpx.HTTPError as exc:
+            raise FrontUnavailable(f"Front {where} failed: {exc}") from exc
+        status = response.status_code
+        if status in (401, 403):
+            raise FrontConfigError(
+                f"Front refused {where} ({status}: {_error_message(response)}): "
+                "check FRONT_API_TOKEN and its scopes",
+                status=status,
+            )
+        if status == 429:
+            wait = _retry_after(response.headers.get("retry-after"))
+            raise FrontRateLimited(f"Front rate limit on {where}; retry after {wait:g} s", wait)
+        if status == 404:
+            raise FrontNotFound(f"Front {where}: not found ({_error_message(response)})", status=404)
+        if status >= 500:
+            raise FrontUnavailable(
+                f"Front {where} answered {status}: {_error_message(response)}", status=status
+            )
+        if status >= 400:
+            raise FrontError(f"Front {where} answered {status}: {_error_message(response)}",
+                             status=status)
+        if status == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise FrontError(f"Front {where} answered {status} with a body that is not JSON") from exc
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def get_message(self, message_id: str) -> Message:
+        return Message.parse(self._request("GET", f"/messages/{message_id}"))
+
+    def conversation_messages(self, conversation_id: str, limit: int = 20) -> list[Message]:
+        """Up to ``limit`` most recent messages, newest first (follows ``_pagination.next``)."""
+        url: str | None = f"/conversations/{conversation_id}/messages?limit={min(limit, 100)}"
+        out: list[Message] = []
+        pages = 0
+        while url and len(out) < limit and pages < MAX_PAGES:
+            body = self._request("GET", url)
+            out.extend(Message.parse(m) for m in _results(body, "messages"))
+            pagination = _obj(body, "messages").get("_pagination")
+            nxt = pagination.get("next") if isinstance(pagination, dict) else None
+            url = nxt if isinstance(nxt, str) and nxt else None
+            pages += 1
+        return out[:limit]
+
+    def conversation_inbox_ids(self, conversation_id: str) -> list[str]:
+        body = self._request("GET", f"/conversations/{conversation_id}/inboxes")
+        return [_str(i.get("id"), "inbox.id") for i in _results(body, "inboxes")]
+
+    def inbox_channel_ids(self, inbox_id: str) -> list[str]:
+        body = self._request("GET", f"/inboxes/{inbox_id}/channels")
+        return [_str(c.get("id"), "channel.id") for c in _results(body, "channels")]
+
+    def channel_for(self, conversation_id: str, preferred_inbox: str | None = None) -> str:
+        """The channel a reply on this conversation goes out from (via its inbox)."""
+        inboxes = self.conversation_inbox_ids(conversation_id)
+        if preferred_inbox and preferred_inbox in inboxes:
+            inboxes = [preferred_inbox] + [i for i in inboxes if i != preferred_inbox]
+        for inbox_id in inboxes:
+            channels = self.inbox_channel_ids(inbox_id)
+            if channels:
+                return channels[0]
+        raise FrontError(f"conversation {conversation_id} has no inbox with a channel to reply from")
+
+    def conversation_drafts(self, conversation_id: str) -> list[Message]:
+        body = self._request("GET", f"/conversations/{conversation_id}/drafts")
+        return [Message.parse(m) for m in _results(body, "drafts")]
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def create_draft(
+        self, conversation_id: str, *, body_html: str, channel_id: str, mode: str = "shared"
+    ) -> str:
+        """Create a reply draft; returns the draft's message id."""
+        answer = self._request(
+            "POST",
+            f"/conversations/{conversation_id}/drafts",
+            json={"body": body_html, "channel_id": channel_id, "mode": mode},
+        )
+        return _str(_obj(answer, "draft").get("id"), "draft.id")
+
+    def send_reply(self, conversation_id: str, *, body_html: str, channel_id: str | None = None,
+                   ) -> str:
+        """Send a reply on the conversation (Front answers 202); returns the message uid."""
+        payload: dict[str, Any] = {"body": body_html}
+        if channel_id:
+            payload["channel_id"] = channel_id
+        answer = self._request("POST", f"/conversations/{conversation_id}/messages", json=payload)
+        uid = _obj(answer, "reply").get("message_uid")
+        return uid if isinstance(uid, str) else ""
+
+    def delete_draft(self, draft_id: str) -> None:
+        self._request("DELETE", f"/drafts/{draft_id}")
+
+    def comment(self, conversation_id: str, body: str) -> str:
+        answer = self._request("POST", f"/conversations/{conversation_id}/comments",
+                               json={"body": body})
+        return _str(_obj(answer, "comment").get("id"), "comment.id")
+
+    def assign(self, conversation_id: str, assignee_id: str | None) -> None:
+        self._request("PUT", f"/conversations/{conversation_id}/assignee",
+                      json={"assignee_id": assignee_id})

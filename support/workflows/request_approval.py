@@ -1,0 +1,270 @@
+"""``request-approval``: post the request to Slack, wait for a human, act on what the DATABASE says.
+
+Trigger: ``support/approval.requested`` (``ApprovalRequested``); one run per action
+(``idempotency`` on ``event.data.actionId``). Steps, top to bottom::
+
+    post-to-slack            Block Kit message with the buttons; channel + ts (+ expires_at) saved
+    check-decision           the row may already be decided (a click faster than the wait)
+    wait-for-decision        support/approval.decided where data.actionId matches, until reminder time
+    send-reminder            thread reply mentioning the approvers (skipped if decided meanwhile)
+    wait-after-reminder      the rest of the timeout
+    resolve                  re-read the row: still pending -> expired (atomic); mark resolved
+    show-expired             the message says "Expired, no action taken", no buttons
+    execute | revise-draft   invoke execute-action / revise-draft
+    show-outcome             the message shows success with the result, or the failure
+
+The decision event only wakes the run: what happens is decided by the row (``support.approvals``).
+A wait only sees events sent after it was registered, so ``check-decision`` (and the reminder
+step) skip the wait when the row is already decided; the tiny window between that read and the
+wait's registration is covered by ``reconcile-decisions``, which re-announces decided but
+unresolved rows, and at worst by the timeout, after which ``resolve`` reads the decision anyway.
+
+Contracts with the agent workflow's functions (invoked by id, so this module does not import them):
+``execute-action`` takes ``{"actionId"}`` and returns ``{"status": "succeeded"|"failed", "result",
+"error", "actionId"}``; ``revise-draft`` takes ``{"actionId", "reason"}``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from typing import Any
+
+import inngest
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from slack import blocks
+from support import approvals, audit
+from support import config as config_module
+from support.events import DECISION_MATCHES_REQUEST, ApprovalDecided, ApprovalRequested
+from support.inngest_client import definitions
+
+log = logging.getLogger(__name__)
+
+FN_ID = "request-approval"
+EXECUTE_ACTION_FN_ID = "execute-action"
+REVISE_DRAFT_FN_ID = "revise-draft"
+
+
+def slack_client() -> WebClient:
+    from slack.bolt_app import web_client
+
+    return web_client(config_module.current())
+
+
+def view_of(record: approvals.ApprovalRecord) -> blocks.RequestView:
+    return blocks.RequestView.from_dict(record.as_dict())
+
+
+def update_message(client: WebClient, record: approvals.ApprovalRecord) -> bool:
+    """Redraw the request's channel message from the row (buttons only while pending)."""
+    if not (record.slack_channel and record.slack_ts):
+        return False
+    view = view_of(record)
+    client.chat_update(
+        channel=record.slack_channel,
+        ts=record.slack_ts,
+        text=blocks.fallback_text(view),
+        blocks=blocks.as_dicts(blocks.request_blocks(view)),
+    )
+    return True
+
+
+def _retry_on_rate_limit(exc: SlackApiError) -> Exception:
+    if exc.response is not None and exc.response.status_code == 429:
+        delay = int(exc.response.headers.get("Retry-After", "1") or 1)
+        return inngest.RetryAfterError(f"Slack rate limit: {exc}", delay * 1000)
+    return exc
+
+
+def _load(action_id: str) -> approvals.ApprovalRecord:
+    record = approvals.load(action_id)
+    if record is None:
+        raise inngest.NonRetriableError(f"no approval request for action {action_id}")
+    return record
+
+
+# --- steps ----------------------------------------------------------------------------------
+
+
+def post_to_slack(action_id: str, timeout_hours: float) -> dict[str, Any]:
+    """Post the request once: a retried step finds the saved ts and redraws instead of reposting."""
+    record = _load(action_id)
+    if record.slack_channel and record.slack_ts:
+        return {"channel": record.slack_channel, "ts": record.slack_ts, "reposted": False}
+    channel = record.app_channel or config_module.current().slack_approval_channel
+    if not channel:
+        raise inngest.NonRetriableError(
+            "no Slack channel for approvals: set SLACK_APPROVAL_CHANNEL or the app's channel"
+        )
+    expires_at = record.expires_at or (record.created_at + dt.timedelta(hours=timeout_hours))
+    view = view_of(record)
+    if record.expires_at is None:
+        view = blocks.RequestView.from_dict({**record.as_dict(), "expires_at": expires_at})
+    try:
+        response = slack_client().chat_postMessage(
+            channel=channel,
+            text=blocks.fallback_text(view),
+            blocks=blocks.as_dicts(blocks.request_blocks(view)),
+            unfurl_links=False,
+        )
+    except SlackApiError as exc:
+        raise _retry_on_rate_limit(exc) from exc
+    ts = str(response["ts"])
+    channel = str(response.get("channel") or channel)
+    approvals.record_message(action_id, channel, ts, expires_at)
+    audit.append(
+        "approval.posted", actor="system", action_id=action_id,
+        conversation_id=record.conversation_id, detail={"channel": channel, "ts": ts},
+    )
+    return {"channel": channel, "ts": ts, "reposted": True}
+
+
+def check_decision(action_id: str) -> str:
+    return _load(action_id).status
+
+
+def send_reminder(action_id: str) -> str:
+    """Remind the approvers in the thread, once, if still pending. Returns the row's status."""
+    record = _load(action_id)
+    if not record.is_pending:
+        return record.status
+    if not approvals.mark_reminded(action_id):
+        return _load(action_id).status
+    if record.slack_channel and record.slack_ts and record.expires_at:
+        config = config_module.current()
+        try:
+            slack_client().chat_postMessage(
+                channel=record.slack_channel,
+                thread_ts=record.slack_ts,
+                text=blocks.reminder_text(
+                    view_of(record), config.slack_approver_ids, record.expires_at
+                ),
+            )
+        except SlackApiError:
+            # The reminder is a courtesy: a failure must not end the wait.
+            log.exception("approval.reminder_failed action_id=%s", action_id)
+    audit.append(
+        "approval.reminded", actor="system", action_id=action_id,
+        conversation_id=record.conversation_id,
+    )
+    return "pending"
+
+
+def resolve(action_id: str) -> dict[str, Any]:
+    """Read the decision from the row; a still-pending request expires here."""
+    outcome = approvals.resolve(action_id)
+    record = outcome.record
+    if record is None:
+        raise inngest.NonRetriableError(f"no approval request for action {action_id}")
+    return {
+        "status": record.status,
+        "decidedBy": record.decided_by,
+        "reason": record.reason,
+        "expiredNow": outcome.won,
+    }
+
+
+def show_state(action_id: str) -> bool:
+    """Redraw the message from the row (expired, executed, failed...)."""
+    try:
+        return update_message(slack_client(), _load(action_id))
+    except SlackApiError as exc:
+        raise _retry_on_rate_limit(exc) from exc
+
+
+def show_outcome(action_id: str, outcome: dict[str, Any]) -> dict[str, Any]:
+    """The message shows what execution did; the action row is the truth, the invoke a fallback."""
+    record = _load(action_id)
+    if record.action_status not in ("succeeded", "failed"):
+        log.warning(
+            "approval.outcome_not_recorded action_id=%s action_status=%s invoke_status=%s",
+            action_id, record.action_status, outcome.get("status"),
+        )
+        record = dataclasses.replace(
+            record,
+            action_status=str(outcome.get("status") or "failed"),
+            result=outcome.get("result"),
+            error=outcome.get("error"),
+        )
+    try:
+        update_message(slack_client(), record)
+    except SlackApiError as exc:
+        raise _retry_on_rate_limit(exc) from exc
+    return {"status": record.action_status, "error": record.error}
+
+
+# --- the function -----------------------------------------------------------------------------
+
+
+def wait_plan(timeout_hours: float, reminder_hours: float) -> tuple[dt.timedelta, dt.timedelta | None]:
+    """(first wait, wait after the reminder or None when there is no reminder)."""
+    total = dt.timedelta(hours=timeout_hours)
+    if 0 < reminder_hours < timeout_hours:
+        remind_before = dt.timedelta(hours=reminder_hours)
+        return total - remind_before, remind_before
+    return total, None
+
+
+@definitions.create_function(
+    fn_id=FN_ID,
+    trigger=inngest.TriggerEvent(event=ApprovalRequested.NAME),
+    idempotency="event.data.actionId",
+    retries=5,
+)
+def request_approval(ctx: inngest.ContextSync) -> dict[str, Any]:
+    request = ApprovalRequested.parse(ctx.event.data)
+    action_id = request.action_id
+    config = config_module.current()
+    first_wait, after_reminder = wait_plan(
+        config.approval_timeout_hours, config.approval_reminder_hours
+    )
+
+    ctx.step.run("post-to-slack", post_to_slack, action_id, config.approval_timeout_hours)
+    status = ctx.step.run("check-decision", check_decision, action_id)
+    if status == "pending":
+        decided = ctx.step.wait_for_event(
+            "wait-for-decision",
+            event=ApprovalDecided.NAME,
+            if_exp=DECISION_MATCHES_REQUEST,
+            timeout=first_wait,
+        )
+        if decided is None and after_reminder is not None:
+            status = ctx.step.run("send-reminder", send_reminder, action_id)
+            if status == "pending":
+                ctx.step.wait_for_event(
+                    "wait-after-reminder",
+                    event=ApprovalDecided.NAME,
+                    if_exp=DECISION_MATCHES_REQUEST,
+                    timeout=after_reminder,
+                )
+
+    final = ctx.step.run("resolve", resolve, action_id)
+    if final["status"] == "expired":
+        ctx.step.run("show-expired", show_state, action_id)
+        return {"actionId": action_id, "status": "expired"}
+
+    if final["status"] == "rejected":
+        try:
+            ctx.step.invoke_by_id(
+                "revise-draft",
+                function_id=REVISE_DRAFT_FN_ID,
+                data={"actionId": action_id, "reason": final["reason"] or "rejected"},
+            )
+        except inngest.StepError as exc:
+            ctx.logger.error("approval.revise_failed action_id=%s error=%s", action_id, exc)
+        return {"actionId": action_id, "status": "rejected"}
+
+    # approved
+    try:
+        result = ctx.step.invoke_by_id(
+            "execute", function_id=EXECUTE_ACTION_FN_ID, data={"actionId": action_id}
+        )
+        outcome = result if isinstance(result, dict) else {"status": "failed", "error": "no result"}
+    except inngest.StepError as exc:
+        outcome = {"status": "failed", "result": None, "error": str(exc)}
+    shown = ctx.step.run("show-outcome", show_outcome, action_id, outcome)
+    return {"actionId": action_id, "status": "approved", "execution": shown["status"]}
+
