@@ -66,11 +66,16 @@ def create_app(settings: Config | Mapping[str, str] | None = None) -> Flask:
 
 def _warn_about_gaps(config: Config) -> None:
     missing = config.missing(
-        "slack_bot_token", "slack_signing_secret", "front_api_token", "front_webhook_secret",
+        "slack_bot_token",
+        "slack_signing_secret",
+        "front_api_token",
+        "front_webhook_secret",
         "anthropic_api_key",
     )
     if missing:
-        log.warning("config.incomplete missing=%s (run `flask --app app doctor`)", ",".join(missing))
+        log.warning(
+            "config.incomplete missing=%s (run `flask --app app doctor`)", ",".join(missing)
+        )
     if config.slack_signing_secret and not config.slack_approver_ids:
         log.warning(
             "config.approvers_unrestricted SLACK_APPROVER_IDS is empty: ANYONE in the approval "

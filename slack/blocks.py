@@ -173,7 +173,9 @@ def _summary_blocks(view: RequestView) -> list[Block]:
     if view.parameters:
         blocks.append(_section("*Parameters:*\n" + _code(view.parameters)))
     if view.draft_body:
-        blocks.append(_section("*Draft reply:*\n" + _quote(view.draft_body, SECTION_TEXT_LIMIT - 30)))
+        blocks.append(
+            _section("*Draft reply:*\n" + _quote(view.draft_body, SECTION_TEXT_LIMIT - 30))
+        )
     return blocks
 
 
@@ -192,7 +194,10 @@ def _buttons(view: RequestView) -> ActionsBlock:
         block_id=ACTIONS_BLOCK,
         elements=[
             ButtonElement(
-                text="Approve", action_id=APPROVE, value=view.action_id, style="primary",
+                text="Approve",
+                action_id=APPROVE,
+                value=view.action_id,
+                style="primary",
                 confirm=confirm,
             ),
             ButtonElement(text="Reject", action_id=REJECT, value=view.action_id, style="danger"),
@@ -204,15 +209,15 @@ def _buttons(view: RequestView) -> ActionsBlock:
 
 def status_line(view: RequestView) -> str:
     """One line saying where the request stands (used in the message and its fallback text)."""
-    when = slack_date(view.decided_at) if view.decided_at else ""
+    when = f" at {slack_date(view.decided_at)}" if view.decided_at else ""
     if view.status == "approved":
-        line = f":white_check_mark: Approved by {mention(view.decided_by)} {('at ' + when) if when}"
+        line = f":white_check_mark: Approved by {mention(view.decided_by)}{when}"
         if view.edits:
             line += " (with edits)"
         outcome = _outcome_line(view)
-        return line.rstrip() + (f"\n{outcome}" if outcome else "")
+        return line + (f"\n{outcome}" if outcome else "")
     if view.status == "rejected":
-        line = f":x: Rejected by {mention(view.decided_by)} {('at ' + when) if when}".rstrip()
+        line = f":x: Rejected by {mention(view.decided_by)}{when}"
         if view.reason:
             line += f"\n*Reason:* {trim(view.reason, 1500)}"
         return line
@@ -240,7 +245,9 @@ def _result_text(result: Mapping[str, Any] | None) -> str:
         return ""
     for key in ("refundId", "refund_id", "id"):
         if result.get(key):
-            return f"Refund id `{result[key]}`." if "refund" in key else f"Result id `{result[key]}`."
+            return (
+                f"Refund id `{result[key]}`." if "refund" in key else f"Result id `{result[key]}`."
+            )
     return "Result: `" + trim(json.dumps(dict(result), default=str, sort_keys=True), 500) + "`"
 
 
@@ -288,13 +295,17 @@ def reject_modal(view: RequestView) -> View:
         submit="Reject",
         close="Cancel",
         blocks=[
-            _section(f"Reject the *{view.type_label.lower()}* for {view.customer_email or 'the customer'}? "
-                     "The agent revises its draft with your reason."),
+            _section(
+                f"Reject the *{view.type_label.lower()}* for {view.customer_email or 'the customer'}? "
+                "The agent revises its draft with your reason."
+            ),
             InputBlock(
                 block_id=REASON_BLOCK,
                 label="Reason",
                 element=PlainTextInputElement(
-                    action_id=REASON_INPUT, multiline=True, max_length=INPUT_LIMIT,
+                    action_id=REASON_INPUT,
+                    multiline=True,
+                    max_length=INPUT_LIMIT,
                     placeholder="What should the agent do instead?",
                 ),
             ),
@@ -305,8 +316,10 @@ def reject_modal(view: RequestView) -> View:
 def edit_modal(view: RequestView) -> View:
     """Change the draft and, for refunds, lower the amount; submitting approves with the edits."""
     blocks: list[Block] = [
-        _section(f"Edit, then approve, the *{view.type_label.lower()}* for "
-                 f"{view.customer_email or 'the customer'}."),
+        _section(
+            f"Edit, then approve, the *{view.type_label.lower()}* for "
+            f"{view.customer_email or 'the customer'}."
+        ),
     ]
     if is_refund(view.action_type):
         amount = view.parameters.get("amount")
@@ -329,7 +342,9 @@ def edit_modal(view: RequestView) -> View:
             label="Draft reply",
             optional=True,
             element=PlainTextInputElement(
-                action_id=DRAFT_INPUT, multiline=True, max_length=INPUT_LIMIT,
+                action_id=DRAFT_INPUT,
+                multiline=True,
+                max_length=INPUT_LIMIT,
                 initial_value=trim(view.draft_body, INPUT_LIMIT) if view.draft_body else None,
             ),
         )
@@ -348,9 +363,7 @@ def edit_modal(view: RequestView) -> View:
 MAX_HOME_REQUESTS = 20
 
 
-def home_view(
-    pending: Sequence[RequestView], now: dt.datetime, *, allowed: bool = True
-) -> View:
+def home_view(pending: Sequence[RequestView], now: dt.datetime, *, allowed: bool = True) -> View:
     """App Home: the viewer's pending approvals, oldest first, with working buttons."""
     blocks: list[Block] = [HeaderBlock(text=f"Pending approvals ({len(pending)})")]
     if not allowed:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from support import audit, db
 from support.db.models import Action, ApprovalRequest, utcnow
+from support.events import ACTION_ID_FIELD
 
 _NAMESPACE = uuid.UUID("6f1d3c1e-8a57-4a43-9a0e-0c3b7f0b8e11")
 
@@ -82,10 +83,17 @@ def create(
                 )
             )
         audit.append_in(
-            s, "action.proposed", actor="agent", action_id=action_id,
+            s,
+            "action.proposed",
+            actor="agent",
+            action_id=action_id,
             conversation_id=conversation_id,
-            detail={"type": action_type, "parameters": parameters,
-                    "requiresApproval": requires_approval, "contextDegraded": context_degraded},
+            detail={
+                "type": action_type,
+                "parameters": parameters,
+                "requiresApproval": requires_approval,
+                "contextDegraded": context_degraded,
+            },
         )
         s.flush()
         return to_json(action)
@@ -93,7 +101,7 @@ def create(
 
 def to_json(action: Action) -> dict[str, Any]:
     return {
-        "actionId": action.id,
+        ACTION_ID_FIELD: action.id,
         "conversationId": action.conversation_id,
         "appId": action.app_id,
         "type": action.type,
@@ -159,8 +167,13 @@ def claim(action_id: str, *, actor: str = "executor") -> dict[str, Any]:
             raise ActionNotFound(f"no action {action_id}")
         s.refresh(action)
         if won:
-            audit.append_in(s, "action.claimed", actor=actor, action_id=action_id,
-                            conversation_id=action.conversation_id)
+            audit.append_in(
+                s,
+                "action.claimed",
+                actor=actor,
+                action_id=action_id,
+                conversation_id=action.conversation_id,
+            )
             return {"claimed": True, "reason": None, "action": _effective_in(s, action)}
         if action.executed_at is not None:
             reason = f"already executed (status {action.status})"
@@ -175,8 +188,14 @@ def record_success(action_id: str, result: dict[str, Any], *, actor: str = "exec
         if action is None:
             raise ActionNotFound(f"no action {action_id}")
         action.status, action.result, action.error = "succeeded", result, None
-        audit.append_in(s, "action.succeeded", actor=actor, action_id=action_id,
-                        conversation_id=action.conversation_id, detail={"result": result})
+        audit.append_in(
+            s,
+            "action.succeeded",
+            actor=actor,
+            action_id=action_id,
+            conversation_id=action.conversation_id,
+            detail={"result": result},
+        )
 
 
 def record_failure(action_id: str, error: str, *, actor: str = "executor") -> None:
@@ -188,8 +207,14 @@ def record_failure(action_id: str, error: str, *, actor: str = "executor") -> No
         if action.status == "failed" and action.error == error:
             return
         action.status, action.error = "failed", error
-        audit.append_in(s, "action.failed", actor=actor, action_id=action_id,
-                        conversation_id=action.conversation_id, detail={"error": error})
+        audit.append_in(
+            s,
+            "action.failed",
+            actor=actor,
+            action_id=action_id,
+            conversation_id=action.conversation_id,
+            detail={"error": error},
+        )
 
 
 def outcome(action_id: str) -> dict[str, Any]:
@@ -200,7 +225,7 @@ def outcome(action_id: str) -> dict[str, Any]:
             raise ActionNotFound(f"no action {action_id}")
         status = "succeeded" if action.status == "succeeded" else "failed"
         return {
-            "actionId": action_id,
+            ACTION_ID_FIELD: action_id,
             "status": status,
             "result": action.result if status == "succeeded" else None,
             "error": None if status == "succeeded" else (action.error or f"status {action.status}"),

@@ -101,6 +101,13 @@ class Outcome:
         return self.record.status
 
 
+def iso_utc(moment: dt.datetime | None) -> str:
+    """A naive-UTC column value as ISO 8601 with ``Z`` (the events' ``decidedAt``)."""
+    if moment is None:
+        return ""
+    return moment.replace(tzinfo=None).isoformat() + "Z"
+
+
 class InvalidEdit(ValueError):
     """An edit the policy does not allow (the message says why, for the approver)."""
 
@@ -157,8 +164,9 @@ def validate_edits(record: ApprovalRecord, edits: dict[str, Any]) -> dict[str, A
     amount and at most the app's ``max_refund_amount``).
     """
     clean: dict[str, Any] = {}
-    if "draftBody" in edits and edits["draftBody"] is not None:
-        clean["draftBody"] = str(edits["draftBody"])
+    draft = edits.get("draftBody")
+    if draft is not None and str(draft) != (record.draft_body or ""):
+        clean["draftBody"] = str(draft)
     if "amount" in edits and edits["amount"] is not None:
         if record.action_type not in ("refund", "process_refund"):
             raise InvalidEdit("only a refund's amount can be changed")
@@ -172,8 +180,11 @@ def validate_edits(record: ApprovalRecord, edits: dict[str, Any]) -> dict[str, A
         if isinstance(proposed, int | float) and amount > float(proposed):
             raise InvalidEdit(f"the amount may not exceed the proposed {proposed}")
         if record.max_refund_amount is not None and amount > record.max_refund_amount:
-            raise InvalidEdit(f"the amount may not exceed the app's limit {record.max_refund_amount}")
-        clean["amount"] = amount
+            raise InvalidEdit(
+                f"the amount may not exceed the app's limit {record.max_refund_amount}"
+            )
+        if not (isinstance(proposed, int | float) and amount == float(proposed)):
+            clean["amount"] = amount
     unknown = set(edits) - {"draftBody", "amount"}
     if unknown:
         raise InvalidEdit(f"these fields cannot be edited: {', '.join(sorted(unknown))}")
@@ -243,8 +254,12 @@ def decide(
                 detail["edits"] = edits
                 detail["parametersBefore"] = before
             audit.append_in(
-                s, f"approval.{decision}", actor=user_id, action_id=action_id,
-                conversation_id=action.conversation_id, detail=detail,
+                s,
+                f"approval.{decision}",
+                actor=user_id,
+                action_id=action_id,
+                conversation_id=action.conversation_id,
+                detail=detail,
             )
     record = load(action_id)
     late = (
@@ -279,8 +294,12 @@ def expire(action_id: str, *, now: dt.datetime | None = None) -> Outcome:
             )
             conversation = s.scalar(select(Action.conversation_id).where(Action.id == action_id))
             audit.append_in(
-                s, "approval.expired", actor=SYSTEM, action_id=action_id,
-                conversation_id=conversation, detail={"expiredAt": moment.isoformat()},
+                s,
+                "approval.expired",
+                actor=SYSTEM,
+                action_id=action_id,
+                conversation_id=conversation,
+                detail={"expiredAt": moment.isoformat()},
             )
     return Outcome(won=won, record=load(action_id))
 

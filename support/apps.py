@@ -77,7 +77,9 @@ def by_inbox(inbox_ids: Iterable[str]) -> App | None:
     if not ids:
         return None
     with db.session() as s:
-        found = {a.front_inbox_id: a for a in s.scalars(select(App).where(App.front_inbox_id.in_(ids)))}
+        found = {
+            a.front_inbox_id: a for a in s.scalars(select(App).where(App.front_inbox_id.in_(ids)))
+        }
     for inbox_id in ids:
         if inbox_id in found:
             return found[inbox_id]

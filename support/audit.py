@@ -42,7 +42,11 @@ def append(
     """Append one row in its own transaction; returns its id."""
     with db.session() as s:
         row = append_in(
-            s, event, actor=actor, action_id=action_id, conversation_id=conversation_id,
+            s,
+            event,
+            actor=actor,
+            action_id=action_id,
+            conversation_id=conversation_id,
             detail=detail,
         )
         s.flush()

@@ -40,14 +40,21 @@ def db_downgrade(revision: str) -> None:
 @click.option("--integration-secret", required=True, help="shared secret signing integration calls")
 @click.option("--slack-channel", default=None, help="approval channel for this app (optional)")
 def apps_add(
-    slug: str, name: str, front_inbox: str, integration_url: str, integration_secret: str,
+    slug: str,
+    name: str,
+    front_inbox: str,
+    integration_url: str,
+    integration_secret: str,
     slack_channel: str | None,
 ) -> None:
     """Register a product app."""
     try:
         app = app_registry.add(
-            slug=slug, name=name, front_inbox_id=front_inbox,
-            integration_base_url=integration_url, integration_secret=integration_secret,
+            slug=slug,
+            name=name,
+            front_inbox_id=front_inbox,
+            integration_base_url=integration_url,
+            integration_secret=integration_secret,
             slack_channel=slack_channel,
         )
     except app_registry.AppError as exc:

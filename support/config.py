@@ -28,9 +28,7 @@ class ConfigError(Exception):
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
-        super().__init__(
-            "invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems)
-        )
+        super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
 def _url(value: str) -> str:
@@ -124,85 +122,228 @@ def _default_database_url() -> str:
 
 SETTINGS: tuple[Setting, ...] = (
     # --- general ---
-    Setting("DATABASE_URL", "database_url",
-            "SQLAlchemy URL: `mysql+pymysql://user:pass@host/db` in production; unset = SQLite "
-            "file `./var/support-agent.db`.", None, _database_url, group="data"),
-    Setting("LOG_LEVEL", "log_level", "Log level (DEBUG, INFO, WARNING, ERROR).", "INFO",
-            _log_level),
-    Setting("PUBLIC_URL", "public_url",
-            "Public origin of this service (for links and `inngest sync`), e.g. "
-            "`https://support.example.com`.", None, _url_without_slash),
-    Setting("MAX_BODY_BYTES", "max_body_bytes",
-            "Largest request body accepted on any door; larger ones get 413.", "1048576",
-            _positive_int),
+    Setting(
+        "DATABASE_URL",
+        "database_url",
+        "SQLAlchemy URL: `mysql+pymysql://user:pass@host/db` in production; unset = SQLite "
+        "file `./var/support-agent.db`.",
+        None,
+        _database_url,
+        group="data",
+    ),
+    Setting(
+        "LOG_LEVEL", "log_level", "Log level (DEBUG, INFO, WARNING, ERROR).", "INFO", _log_level
+    ),
+    Setting(
+        "PUBLIC_URL",
+        "public_url",
+        "Public origin of this service (for links and `inngest sync`), e.g. "
+        "`https://support.example.com`.",
+        None,
+        _url_without_slash,
+    ),
+    Setting(
+        "MAX_BODY_BYTES",
+        "max_body_bytes",
+        "Largest request body accepted on any door; larger ones get 413.",
+        "1048576",
+        _positive_int,
+    ),
     # --- Slack ---
-    Setting("SLACK_BOT_TOKEN", "slack_bot_token", "Bot token (`xoxb-...`) of the Slack app.",
-            secret=True, group="slack"),
-    Setting("SLACK_SIGNING_SECRET", "slack_signing_secret",
-            "Signing secret of the Slack app; checked on every `/slack/events` request.",
-            secret=True, group="slack"),
-    Setting("SLACK_API_BASE_URL", "slack_api_base_url", "Slack Web API base URL.",
-            "https://slack.com/api/", _url_with_slash, group="slack"),
-    Setting("SLACK_APPROVAL_CHANNEL", "slack_approval_channel",
-            "Channel id where approval requests are posted (an app may override it).",
-            group="slack"),
-    Setting("SLACK_APPROVER_IDS", "slack_approver_ids",
-            "Comma-separated Slack user ids allowed to decide. Empty = anyone in the channel "
-            "(logged loudly at start-up).", "", _id_list, group="slack"),
-    Setting("SLACK_TEAM_ID", "slack_team_id",
-            "Expected Slack workspace (team) id; clicks from another team are refused.",
-            group="slack"),
-    Setting("APPROVAL_TIMEOUT_HOURS", "approval_timeout_hours",
-            "How long an approval request waits before it expires.", "24", _positive_float,
-            group="slack"),
-    Setting("APPROVAL_REMINDER_HOURS", "approval_reminder_hours",
-            "Remind approvers in the thread this many hours before expiry (0 = no reminder).",
-            "4", float, group="slack"),
+    Setting(
+        "SLACK_BOT_TOKEN",
+        "slack_bot_token",
+        "Bot token (`xoxb-...`) of the Slack app.",
+        secret=True,
+        group="slack",
+    ),
+    Setting(
+        "SLACK_SIGNING_SECRET",
+        "slack_signing_secret",
+        "Signing secret of the Slack app; checked on every `/slack/events` request.",
+        secret=True,
+        group="slack",
+    ),
+    Setting(
+        "SLACK_API_BASE_URL",
+        "slack_api_base_url",
+        "Slack Web API base URL.",
+        "https://slack.com/api/",
+        _url_with_slash,
+        group="slack",
+    ),
+    Setting(
+        "SLACK_APPROVAL_CHANNEL",
+        "slack_approval_channel",
+        "Channel id where approval requests are posted (an app may override it).",
+        group="slack",
+    ),
+    Setting(
+        "SLACK_APPROVER_IDS",
+        "slack_approver_ids",
+        "Comma-separated Slack user ids allowed to decide. Empty = anyone in the channel "
+        "(logged loudly at start-up).",
+        "",
+        _id_list,
+        group="slack",
+    ),
+    Setting(
+        "SLACK_TEAM_ID",
+        "slack_team_id",
+        "Expected Slack workspace (team) id; clicks from another team are refused.",
+        group="slack",
+    ),
+    Setting(
+        "APPROVAL_TIMEOUT_HOURS",
+        "approval_timeout_hours",
+        "How long an approval request waits before it expires.",
+        "24",
+        _positive_float,
+        group="slack",
+    ),
+    Setting(
+        "APPROVAL_REMINDER_HOURS",
+        "approval_reminder_hours",
+        "Remind approvers in the thread this many hours before expiry (0 = no reminder).",
+        "4",
+        float,
+        group="slack",
+    ),
     # --- Front ---
-    Setting("FRONT_API_TOKEN", "front_api_token", "Front API token (Bearer).", secret=True,
-            group="front"),
-    Setting("FRONT_API_BASE_URL", "front_api_base_url", "Front Core API base URL.",
-            "https://api2.frontapp.com", _url_without_slash, group="front"),
-    Setting("FRONT_WEBHOOK_SECRET", "front_webhook_secret",
-            "Front application secret; signs `/webhooks/front` deliveries.", secret=True,
-            group="front"),
+    Setting(
+        "FRONT_API_TOKEN",
+        "front_api_token",
+        "Front API token (Bearer).",
+        secret=True,
+        group="front",
+    ),
+    Setting(
+        "FRONT_API_BASE_URL",
+        "front_api_base_url",
+        "Front Core API base URL.",
+        "https://api2.frontapp.com",
+        _url_without_slash,
+        group="front",
+    ),
+    Setting(
+        "FRONT_WEBHOOK_SECRET",
+        "front_webhook_secret",
+        "Front application secret; signs `/webhooks/front` deliveries.",
+        secret=True,
+        group="front",
+    ),
     # --- Anthropic ---
-    Setting("ANTHROPIC_API_KEY", "anthropic_api_key", "Anthropic API key.", secret=True,
-            group="anthropic"),
-    Setting("ANTHROPIC_MODEL", "anthropic_model", "Claude model id used by the agent.",
-            "claude-sonnet-4-6", group="anthropic"),
-    Setting("ANTHROPIC_BASE_URL", "anthropic_base_url",
-            "Anthropic API base URL (as the SDK reads it); unset = the SDK's default.", None,
-            _url_without_slash, group="anthropic"),
-    Setting("AGENT_MAX_TURNS", "agent_max_turns", "Most model calls in one agent tool loop.",
-            "8", _positive_int, group="anthropic"),
-    Setting("AGENT_MAX_TOKENS", "agent_max_tokens", "max_tokens of each model call.", "2048",
-            _positive_int, group="anthropic"),
+    Setting(
+        "ANTHROPIC_API_KEY",
+        "anthropic_api_key",
+        "Anthropic API key.",
+        secret=True,
+        group="anthropic",
+    ),
+    Setting(
+        "ANTHROPIC_MODEL",
+        "anthropic_model",
+        "Claude model id used by the agent.",
+        "claude-sonnet-4-6",
+        group="anthropic",
+    ),
+    Setting(
+        "ANTHROPIC_BASE_URL",
+        "anthropic_base_url",
+        "Anthropic API base URL (as the SDK reads it); unset = the SDK's default.",
+        None,
+        _url_without_slash,
+        group="anthropic",
+    ),
+    Setting(
+        "AGENT_MAX_TURNS",
+        "agent_max_turns",
+        "Most model calls in one agent tool loop.",
+        "8",
+        _positive_int,
+        group="anthropic",
+    ),
+    Setting(
+        "AGENT_MAX_TOKENS",
+        "agent_max_tokens",
+        "max_tokens of each model call.",
+        "2048",
+        _positive_int,
+        group="anthropic",
+    ),
     # --- Inngest ---
-    Setting("INNGEST_DEV", "inngest_dev",
-            "Set (to `1` or the dev server URL) for dev mode; unset = Inngest Cloud mode.",
-            group="inngest"),
-    Setting("INNGEST_APP_ID", "inngest_app_id",
-            "Inngest app id (function ids are `<app id>-<fn id>`; never rename once deployed).",
-            "support-agent", group="inngest"),
-    Setting("INNGEST_BASE_URL", "inngest_base_url",
-            "Origin of a self-hosted or dev Inngest server (sets both API and event URLs).",
-            None, _url_without_slash, group="inngest"),
-    Setting("INNGEST_API_BASE_URL", "inngest_api_base_url", "Inngest REST API origin.", None,
-            _url_without_slash, group="inngest"),
-    Setting("INNGEST_EVENT_API_BASE_URL", "inngest_event_api_base_url",
-            "Inngest Event API origin.", None, _url_without_slash, group="inngest"),
-    Setting("INNGEST_EVENT_KEY", "inngest_event_key", "Event key for sending events.",
-            secret=True, required_in_cloud=True, group="inngest"),
-    Setting("INNGEST_SIGNING_KEY", "inngest_signing_key",
-            "Signing key (`signkey-prod-...`); requests to `/api/inngest` must be signed with it.",
-            None, _signing_key, secret=True, required_in_cloud=True, group="inngest"),
-    Setting("INNGEST_SIGNING_KEY_FALLBACK", "inngest_signing_key_fallback",
-            "Previous signing key, accepted during a key rotation.", None, _signing_key,
-            secret=True, group="inngest"),
-    Setting("INNGEST_SYNC_ON_START", "inngest_sync_on_start",
-            "Register the functions with Inngest when gunicorn starts (needs `PUBLIC_URL`).",
-            "false", _bool, group="inngest"),
+    Setting(
+        "INNGEST_DEV",
+        "inngest_dev",
+        "Set (to `1` or the dev server URL) for dev mode; unset = Inngest Cloud mode.",
+        group="inngest",
+    ),
+    Setting(
+        "INNGEST_APP_ID",
+        "inngest_app_id",
+        "Inngest app id (function ids are `<app id>-<fn id>`; never rename once deployed).",
+        "support-agent",
+        group="inngest",
+    ),
+    Setting(
+        "INNGEST_BASE_URL",
+        "inngest_base_url",
+        "Origin of a self-hosted or dev Inngest server (sets both API and event URLs).",
+        None,
+        _url_without_slash,
+        group="inngest",
+    ),
+    Setting(
+        "INNGEST_API_BASE_URL",
+        "inngest_api_base_url",
+        "Inngest REST API origin.",
+        None,
+        _url_without_slash,
+        group="inngest",
+    ),
+    Setting(
+        "INNGEST_EVENT_API_BASE_URL",
+        "inngest_event_api_base_url",
+        "Inngest Event API origin.",
+        None,
+        _url_without_slash,
+        group="inngest",
+    ),
+    Setting(
+        "INNGEST_EVENT_KEY",
+        "inngest_event_key",
+        "Event key for sending events.",
+        secret=True,
+        required_in_cloud=True,
+        group="inngest",
+    ),
+    Setting(
+        "INNGEST_SIGNING_KEY",
+        "inngest_signing_key",
+        "Signing key (`signkey-prod-...`); requests to `/api/inngest` must be signed with it.",
+        None,
+        _signing_key,
+        secret=True,
+        required_in_cloud=True,
+        group="inngest",
+    ),
+    Setting(
+        "INNGEST_SIGNING_KEY_FALLBACK",
+        "inngest_signing_key_fallback",
+        "Previous signing key, accepted during a key rotation.",
+        None,
+        _signing_key,
+        secret=True,
+        group="inngest",
+    ),
+    Setting(
+        "INNGEST_SYNC_ON_START",
+        "inngest_sync_on_start",
+        "Register the functions with Inngest when gunicorn starts (needs `PUBLIC_URL`).",
+        "false",
+        _bool,
+        group="inngest",
+    ),
 )
 
 
@@ -259,9 +400,7 @@ class Config:
     @property
     def inngest_event_origin(self) -> str | None:
         return (
-            self.inngest_event_api_base_url
-            or self.inngest_base_url
-            or self.inngest_dev_server_url
+            self.inngest_event_api_base_url or self.inngest_base_url or self.inngest_dev_server_url
         )
 
     @property

@@ -91,8 +91,14 @@ def create_once(
 ) -> dict[str, Any]:
     html = to_html(body)
     row, existed = _reserve(
-        key, conversation_id=conversation_id, app_id=app_id, action_id=action_id, body=body,
-        body_html=html, category=category, confidence=confidence,
+        key,
+        conversation_id=conversation_id,
+        app_id=app_id,
+        action_id=action_id,
+        body=body,
+        body_html=html,
+        category=category,
+        confidence=confidence,
     )
     if row["status"] != "creating" and row["frontDraftId"]:
         return row
@@ -108,9 +114,14 @@ def create_once(
         assert draft is not None
         draft.status, draft.front_draft_id = "created", draft_id
         draft.channel_id = channel_id or draft.channel_id
-        audit.append_in(s, "draft.created", actor="agent", action_id=action_id,
-                        conversation_id=conversation_id,
-                        detail={"key": key, "frontDraftId": draft_id})
+        audit.append_in(
+            s,
+            "draft.created",
+            actor="agent",
+            action_id=action_id,
+            conversation_id=conversation_id,
+            detail={"key": key, "frontDraftId": draft_id},
+        )
         s.flush()
         return to_json(draft)
 

@@ -12,18 +12,26 @@ from typing import Any, ClassVar, Literal, Self
 
 import inngest
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
 
-ACTION_ID_FIELD = "actionId"
-"""The one field that ties ``support/approval.decided`` to ``support/approval.requested``."""
+ACTION_ID_FIELD = to_camel("action_id")
+"""The one field that ties ``support/approval.decided`` to ``support/approval.requested``: the wire
+name of the ``action_id`` field that both models declare (every field is camelCased the same way)."""
 
 DECISION_MATCHES_REQUEST = f"event.data.{ACTION_ID_FIELD} == async.data.{ACTION_ID_FIELD}"
 """CEL ``if`` of the approval wait: ``event`` is the request, ``async`` the incoming decision."""
 
 
 class EventData(BaseModel):
-    """Base of every payload: camelCase on the wire, unknown fields kept, strict about types."""
+    """Base of every payload: snake_case in Python, camelCase on the wire, unknown fields kept."""
 
-    model_config = ConfigDict(populate_by_name=True, extra="allow", frozen=True)
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        extra="allow",
+        frozen=True,
+    )
     NAME: ClassVar[str]
 
     def to_event(self, event_id: str | None = None) -> inngest.Event:
@@ -37,20 +45,20 @@ class EventData(BaseModel):
 
 class InboundReceived(EventData):
     NAME: ClassVar[str] = "front/inbound_received"
-    conversation_id: str = Field(alias="conversationId", min_length=1)
-    message_id: str = Field(alias="messageId", min_length=1)
-    app_id: int = Field(alias="appId")
-    inbox_id: str = Field(alias="inboxId", min_length=1)
-    front_event_id: str = Field(alias="frontEventId", min_length=1)
+    conversation_id: str = Field(min_length=1)
+    message_id: str = Field(min_length=1)
+    app_id: int
+    inbox_id: str = Field(min_length=1)
+    front_event_id: str = Field(min_length=1)
     subject: str | None = None
-    message_body: str | None = Field(default=None, alias="messageBody")
-    customer_email: str | None = Field(default=None, alias="customerEmail")
+    message_body: str | None = None
+    customer_email: str | None = None
 
 
 class OutboundSent(EventData):
     NAME: ClassVar[str] = "front/outbound_sent"
-    conversation_id: str = Field(alias="conversationId", min_length=1)
-    message_id: str = Field(alias="messageId", min_length=1)
+    conversation_id: str = Field(min_length=1)
+    message_id: str = Field(min_length=1)
 
 
 class ProposedAction(BaseModel):
@@ -61,20 +69,20 @@ class ProposedAction(BaseModel):
 
 class ApprovalRequested(EventData):
     NAME: ClassVar[str] = "support/approval.requested"
-    action_id: str = Field(alias=ACTION_ID_FIELD, min_length=1)
-    conversation_id: str = Field(alias="conversationId")
-    app_id: int = Field(alias="appId")
+    action_id: str = Field(min_length=1)
+    conversation_id: str
+    app_id: int
     action: ProposedAction
-    agent_reasoning: str = Field(default="", alias="agentReasoning")
-    customer_email: str | None = Field(default=None, alias="customerEmail")
+    agent_reasoning: str = ""
+    customer_email: str | None = None
 
 
 class ApprovalDecided(EventData):
     NAME: ClassVar[str] = "support/approval.decided"
-    action_id: str = Field(alias=ACTION_ID_FIELD, min_length=1)
+    action_id: str = Field(min_length=1)
     decision: Literal["approved", "rejected"]
-    decided_by: str = Field(alias="decidedBy")
-    decided_at: str = Field(alias="decidedAt")
+    decided_by: str
+    decided_at: str
     reason: str | None = None
     edits: dict[str, Any] | None = None
 
@@ -85,7 +93,7 @@ class ApprovalDecided(EventData):
 
 
 class ActionDecision(EventData):
-    action_id: str = Field(alias=ACTION_ID_FIELD, min_length=1)
+    action_id: str = Field(min_length=1)
     by: str
     at: str
     reason: str | None = None
@@ -101,23 +109,23 @@ class ActionRejected(ActionDecision):
 
 class RefundCompleted(EventData):
     NAME: ClassVar[str] = "stripe/refund.completed"
-    action_id: str = Field(alias=ACTION_ID_FIELD)
-    refund_id: str = Field(alias="refundId")
+    action_id: str
+    refund_id: str
     amount: float | None = None
     currency: str | None = None
-    conversation_id: str = Field(alias="conversationId")
+    conversation_id: str
 
 
 class ExecuteActionRequested(EventData):
     """Trigger of ``execute-action`` (normally reached through ``step.invoke``)."""
 
     NAME: ClassVar[str] = "support/action.execute"
-    action_id: str = Field(alias=ACTION_ID_FIELD, min_length=1)
+    action_id: str = Field(min_length=1)
 
 
 class DraftRevisionRequested(EventData):
     """Trigger of ``revise-draft``: a rejected action's draft is rewritten with the reason."""
 
     NAME: ClassVar[str] = "support/draft.revise"
-    action_id: str = Field(alias=ACTION_ID_FIELD, min_length=1)
+    action_id: str = Field(min_length=1)
     reason: str = Field(min_length=1)

@@ -190,20 +190,25 @@ class FrontClient:
             wait = _retry_after(response.headers.get("retry-after"))
             raise FrontRateLimited(f"Front rate limit on {where}; retry after {wait:g} s", wait)
         if status == 404:
-            raise FrontNotFound(f"Front {where}: not found ({_error_message(response)})", status=404)
+            raise FrontNotFound(
+                f"Front {where}: not found ({_error_message(response)})", status=404
+            )
         if status >= 500:
             raise FrontUnavailable(
                 f"Front {where} answered {status}: {_error_message(response)}", status=status
             )
         if status >= 400:
-            raise FrontError(f"Front {where} answered {status}: {_error_message(response)}",
-                             status=status)
+            raise FrontError(
+                f"Front {where} answered {status}: {_error_message(response)}", status=status
+            )
         if status == 204 or not response.content:
             return None
         try:
             return response.json()
         except ValueError as exc:
-            raise FrontError(f"Front {where} answered {status} with a body that is not JSON") from exc
+            raise FrontError(
+                f"Front {where} answered {status} with a body that is not JSON"
+            ) from exc
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -241,7 +246,9 @@ class FrontClient:
             channels = self.inbox_channel_ids(inbox_id)
             if channels:
                 return channels[0]
-        raise FrontError(f"conversation {conversation_id} has no inbox with a channel to reply from")
+        raise FrontError(
+            f"conversation {conversation_id} has no inbox with a channel to reply from"
+        )
 
     def conversation_drafts(self, conversation_id: str) -> list[Message]:
         body = self._request("GET", f"/conversations/{conversation_id}/drafts")
@@ -260,8 +267,13 @@ class FrontClient:
         )
         return _str(_obj(answer, "draft").get("id"), "draft.id")
 
-    def send_reply(self, conversation_id: str, *, body_html: str, channel_id: str | None = None,
-                   ) -> str:
+    def send_reply(
+        self,
+        conversation_id: str,
+        *,
+        body_html: str,
+        channel_id: str | None = None,
+    ) -> str:
         """Send a reply on the conversation (Front answers 202); returns the message uid."""
         payload: dict[str, Any] = {"body": body_html}
         if channel_id:
@@ -274,10 +286,12 @@ class FrontClient:
         self._request("DELETE", f"/drafts/{draft_id}")
 
     def comment(self, conversation_id: str, body: str) -> str:
-        answer = self._request("POST", f"/conversations/{conversation_id}/comments",
-                               json={"body": body})
+        answer = self._request(
+            "POST", f"/conversations/{conversation_id}/comments", json={"body": body}
+        )
         return _str(_obj(answer, "comment").get("id"), "comment.id")
 
     def assign(self, conversation_id: str, assignee_id: str | None) -> None:
-        self._request("PUT", f"/conversations/{conversation_id}/assignee",
-                      json={"assignee_id": assignee_id})
+        self._request(
+            "PUT", f"/conversations/{conversation_id}/assignee", json={"assignee_id": assignee_id}
+        )

@@ -70,6 +70,12 @@ class Delivery:
     message_body: str | None = None
     customer_email: str | None = None
 
+    def ids(self) -> tuple[str, str, str]:
+        """(event id, conversation id, message id) of an inbound or outbound delivery."""
+        if not (self.event_id and self.conversation_id and self.message_id):
+            raise PayloadError(f"a {self.kind} delivery needs event, conversation and message ids")
+        return self.event_id, self.conversation_id, self.message_id
+
 
 def _obj(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
@@ -114,8 +120,11 @@ def parse(envelope: Any) -> Delivery:
     message_id = _str(message.get("id"), "payload.target.data.id")
     if event_type in OUTBOUND_TYPES:
         return Delivery(
-            kind="outbound", event_type=event_type, event_id=event_id,
-            conversation_id=conversation_id, message_id=message_id,
+            kind="outbound",
+            event_type=event_type,
+            event_id=event_id,
+            conversation_id=conversation_id,
+            message_id=message_id,
         )
     source = _obj(payload.get("source"), "payload.source")
     inboxes = source.get("data")

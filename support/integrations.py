@@ -105,18 +105,21 @@ class IntegrationClient:
                 status=status,
             )
         if status >= 500:
-            raise IntegrationUnavailable(f"integration {action} answered {status}: {message}",
-                                         status=status)
+            raise IntegrationUnavailable(
+                f"integration {action} answered {status}: {message}", status=status
+            )
         if status >= 400:
-            raise IntegrationRejected(f"integration {action} answered {status}: {message}",
-                                      status=status)
+            raise IntegrationRejected(
+                f"integration {action} answered {status}: {message}", status=status
+            )
         try:
             answer = response.json()
         except ValueError as exc:
             raise IntegrationError(f"integration {action} answered non-JSON") from exc
         if not isinstance(answer, dict):
-            raise IntegrationError(f"integration {action} answered {type(answer).__name__}, "
-                                   "not an object")
+            raise IntegrationError(
+                f"integration {action} answered {type(answer).__name__}, not an object"
+            )
         return answer
 
     # -- typed helpers ---------------------------------------------------------------------

@@ -105,14 +105,18 @@ def run(
             raise AgentConfigError(
                 f"the model API refused our key ({exc.status_code}): check ANTHROPIC_API_KEY"
             ) from exc
-        except (anthropic.RateLimitError, anthropic.InternalServerError,
-                anthropic.APIConnectionError) as exc:
+        except (
+            anthropic.RateLimitError,
+            anthropic.InternalServerError,
+            anthropic.APIConnectionError,
+        ) as exc:
             raise AgentUnavailable(f"the model API is unavailable: {exc}") from exc
         except anthropic.APIStatusError as exc:
             if exc.status_code >= 500 or exc.status_code in (408, 409, 429):
                 raise AgentUnavailable(f"the model API failed ({exc.status_code})") from exc
-            raise AgentError(f"the model API refused the request ({exc.status_code}): "
-                             f"{exc.message}") from exc
+            raise AgentError(
+                f"the model API refused the request ({exc.status_code}): {exc.message}"
+            ) from exc
         input_tokens += response.usage.input_tokens
         output_tokens += response.usage.output_tokens
         content = [block.model_dump(mode="json", exclude_none=True) for block in response.content]
@@ -126,14 +130,19 @@ def run(
             if block.get("type") != "tool_use":
                 continue
             output, is_error = tools.handle(state, str(block.get("name")), block.get("input"))
-            results.append({"type": "tool_result", "tool_use_id": block.get("id"),
-                            "content": output, "is_error": is_error})
+            results.append(
+                {
+                    "type": "tool_result",
+                    "tool_use_id": block.get("id"),
+                    "content": output,
+                    "is_error": is_error,
+                }
+            )
         if not results:
             stop_reason = "tool_use_without_tools"
             break
         messages.append({"role": "user", "content": results})
-    return _result(state, texts, approval_required, turns, stop_reason, input_tokens,
-                   output_tokens)
+    return _result(state, texts, approval_required, turns, stop_reason, input_tokens, output_tokens)
 
 
 def _result(
@@ -156,8 +165,10 @@ def _result(
     elif state.draft_body is None and stop_reason not in ("end_turn", "stop_sequence"):
         action = ProposedAgentAction(
             type="escalate",
-            parameters={"reason": f"the agent stopped ({stop_reason}) without a reply",
-                        "urgency": "normal"},
+            parameters={
+                "reason": f"the agent stopped ({stop_reason}) without a reply",
+                "urgency": "normal",
+            },
             requires_approval=False,
         )
     if stop_reason not in ("end_turn", "stop_sequence"):

@@ -15,8 +15,16 @@ from typing import Any
 from support.integrations import IntegrationClient, IntegrationError
 
 CATEGORIES = [
-    "question", "how_to", "access_problem", "refund", "transfer", "billing", "bug_report",
-    "angry_customer", "legal", "other",
+    "question",
+    "how_to",
+    "access_problem",
+    "refund",
+    "transfer",
+    "billing",
+    "bug_report",
+    "angry_customer",
+    "legal",
+    "other",
 ]
 
 TOOLS: list[dict[str, Any]] = [

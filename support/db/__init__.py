@@ -53,9 +53,7 @@ def build_engine(database_url: str) -> Engine:
         path = database_url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        eng = create_engine(
-            database_url, connect_args={"check_same_thread": False, "timeout": 30}
-        )
+        eng = create_engine(database_url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(eng, "connect", _sqlite_pragmas)
         return eng
     return create_engine(

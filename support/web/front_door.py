@@ -58,27 +58,28 @@ def front_webhook_door() -> Response | tuple[Response, int]:
         return jsonify(ok=True, type="sync")
     if delivery.kind == "other":
         return jsonify(ok=True, ignored=delivery.event_type)
+    event_id, conversation_id, message_id = delivery.ids()
     if delivery.kind == "outbound":
-        return _send(OutboundSent(conversationId=delivery.conversation_id,
-                                  messageId=delivery.message_id), delivery)
+        return _send(OutboundSent(conversation_id=conversation_id, message_id=message_id), delivery)
 
     app = apps.by_inbox(delivery.inbox_ids)
     if app is None:
         log.info(
             "front.webhook.no_app event_id=%s inbox_ids=%s",
-            delivery.event_id, ",".join(delivery.inbox_ids),
+            delivery.event_id,
+            ",".join(delivery.inbox_ids),
         )
         return jsonify(ok=True, ignored="no app for inbox")
     inbox_id = next(i for i in delivery.inbox_ids if i == app.front_inbox_id)
     event = InboundReceived(
-        conversationId=delivery.conversation_id,
-        messageId=delivery.message_id,
-        appId=app.id,
-        inboxId=inbox_id,
-        frontEventId=delivery.event_id,
+        conversation_id=conversation_id,
+        message_id=message_id,
+        app_id=app.id,
+        inbox_id=inbox_id,
+        front_event_id=event_id,
         subject=delivery.subject,
-        messageBody=delivery.message_body,
-        customerEmail=delivery.customer_email,
+        message_body=delivery.message_body,
+        customer_email=delivery.customer_email,
     )
     return _send(event, delivery)
 
@@ -87,15 +88,18 @@ def _send(
     event: InboundReceived | OutboundSent, delivery: front_webhook.Delivery
 ) -> Response | tuple[Response, int]:
     try:
-        inngest_client.send(event.to_event(event_id=delivery.event_id))
+        inngest_client.send(event.to_event(event_id=delivery.ids()[0]))
     except Exception:
         log.exception(
             "front.webhook.send_failed event_id=%s conversation_id=%s",
-            delivery.event_id, delivery.conversation_id,
+            delivery.event_id,
+            delivery.conversation_id,
         )
         return error_response(503, "event_not_sent", "could not reach Inngest; Front will retry")
     log.info(
         "front.webhook.accepted event=%s event_id=%s conversation_id=%s",
-        event.NAME, delivery.event_id, delivery.conversation_id,
+        event.NAME,
+        delivery.event_id,
+        delivery.conversation_id,
     )
     return jsonify(ok=True, event=event.NAME, id=delivery.event_id)

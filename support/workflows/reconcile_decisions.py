@@ -42,7 +42,7 @@ def decision_event(record: approvals.ApprovalRecord, event_id: str) -> inngest.E
         actionId=record.action_id,
         decision="approved" if record.status == "approved" else "rejected",
         decidedBy=record.decided_by or "unknown",
-        decidedAt=(record.decided_at.isoformat() + "Z") if record.decided_at else "",
+        decidedAt=approvals.iso_utc(record.decided_at),
         reason=record.reason,
         edits=record.edits,
     ).to_event(event_id=event_id)
@@ -67,7 +67,8 @@ def reconcile_decisions(ctx: inngest.ContextSync) -> dict[str, Any]:
     if found:
         ctx.logger.warning(
             "approval.reconcile_resend count=%d action_ids=%s",
-            len(found), ",".join(str(e["data"]["actionId"]) for e in found),
+            len(found),
+            ",".join(str(e["data"]["actionId"]) for e in found),
         )
         ctx.step.send_event(
             "resend-decisions",

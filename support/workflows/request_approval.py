@@ -116,8 +116,11 @@ def post_to_slack(action_id: str, timeout_hours: float) -> dict[str, Any]:
     channel = str(response.get("channel") or channel)
     approvals.record_message(action_id, channel, ts, expires_at)
     audit.append(
-        "approval.posted", actor="system", action_id=action_id,
-        conversation_id=record.conversation_id, detail={"channel": channel, "ts": ts},
+        "approval.posted",
+        actor="system",
+        action_id=action_id,
+        conversation_id=record.conversation_id,
+        detail={"channel": channel, "ts": ts},
     )
     return {"channel": channel, "ts": ts, "reposted": True}
 
@@ -147,7 +150,9 @@ def send_reminder(action_id: str) -> str:
             # The reminder is a courtesy: a failure must not end the wait.
             log.exception("approval.reminder_failed action_id=%s", action_id)
     audit.append(
-        "approval.reminded", actor="system", action_id=action_id,
+        "approval.reminded",
+        actor="system",
+        action_id=action_id,
         conversation_id=record.conversation_id,
     )
     return "pending"
@@ -181,7 +186,9 @@ def show_outcome(action_id: str, outcome: dict[str, Any]) -> dict[str, Any]:
     if record.action_status not in ("succeeded", "failed"):
         log.warning(
             "approval.outcome_not_recorded action_id=%s action_status=%s invoke_status=%s",
-            action_id, record.action_status, outcome.get("status"),
+            action_id,
+            record.action_status,
+            outcome.get("status"),
         )
         record = dataclasses.replace(
             record,
@@ -199,7 +206,9 @@ def show_outcome(action_id: str, outcome: dict[str, Any]) -> dict[str, Any]:
 # --- the function -----------------------------------------------------------------------------
 
 
-def wait_plan(timeout_hours: float, reminder_hours: float) -> tuple[dt.timedelta, dt.timedelta | None]:
+def wait_plan(
+    timeout_hours: float, reminder_hours: float
+) -> tuple[dt.timedelta, dt.timedelta | None]:
     """(first wait, wait after the reminder or None when there is no reminder)."""
     total = dt.timedelta(hours=timeout_hours)
     if 0 < reminder_hours < timeout_hours:
@@ -267,4 +276,3 @@ def request_approval(ctx: inngest.ContextSync) -> dict[str, Any]:
         outcome = {"status": "failed", "result": None, "error": str(exc)}
     shown = ctx.step.run("show-outcome", show_outcome, action_id, outcome)
     return {"actionId": action_id, "status": "approved", "execution": shown["status"]}
-

@@ -1,0 +1,136 @@
+"""``execute-action``: run one action once, record its outcome, and return it to the caller.
+
+Trigger ``support/action.execute`` (``events.ExecuteActionRequested``); normally reached through
+``step.invoke`` with ``data = {actionId}`` by the approval flow (approved) or by
+``handle-inbound-message`` (a safe action).
+
+Contract: returns ``{"actionId", "status": "succeeded"|"failed", "result": {...}|None,
+"error": str|None}`` so the caller can show the outcome (for example in Slack). A failure is
+recorded on the action (``failed`` + its error, audit row) and returned, never reported as done;
+the child run ``process-refund`` itself fails visibly in Inngest when the refund fails.
+
+Steps: ``claim-action`` (one conditional UPDATE: only an unexecuted action that needs no approval
+or is approved) -> ``process-refund`` (invoke) or ``run-action`` -> ``record-result`` /
+``record-failure`` -> ``create-draft`` (the reply the agent wrote with the action, approver's
+edit applied). A second run for the same action claims nothing and returns the recorded outcome.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import inngest
+import pydantic
+
+from support import actions, drafts
+from support.config import current
+from support.events import ACTION_ID_FIELD, ExecuteActionRequested
+from support.front import FrontClient, FrontError
+from support.inngest_client import definitions
+from support.workflows.inbound_steps import front_call_failed
+from support.workflows.process_refund import process_refund
+
+
+def run_action(action: dict[str, Any]) -> dict[str, Any]:
+    """Non-refund actions. Permanent errors are returned as ``{"error": ...}`` (and then recorded
+    as the action's failure); transient ones raise so the step is retried."""
+    params = action["parameters"]
+    conversation_id = action["conversationId"]
+    try:
+        with FrontClient.from_config(current()) as front:
+            if action["type"] == "escalate":
+                note = (f"Escalated by the support agent ({params.get('urgency', 'normal')}): "
+                        f"{params.get('reason', '')}")
+                return {"commentId": front.comment(conversation_id, note)}
+            if action["type"] == "assign_to_instructor":
+                note = f"For the instructor: {params.get('reason', '')}"
+                result: dict[str, Any] = {"commentId": front.comment(conversation_id, note)}
+                if params.get("assignee_id"):
+                    front.assign(conversation_id, str(params["assignee_id"]))
+                    result["assigneeId"] = params["assignee_id"]
+                return result
+            if action["type"] == "transfer":
+                from support.workflows.inbound_steps import integration_for, load_app
+
+                client = integration_for(load_app(int(action["appId"])))
+                return client.transfer_purchase(
+                    purchase_id=str(params["purchase_id"]),
+                    to_email=str(params["to_email"]),
+                    idempotency_key=action[ACTION_ID_FIELD],
+                )
+    except FrontError as exc:
+        front_call_failed(exc)
+        if exc.status is not None and 400 <= exc.status < 500:
+            return {"error": str(exc)}
+        raise
+    except KeyError as exc:
+        return {"error": f"missing parameter {exc}"}
+    from support.integrations import IntegrationRejected  # noqa: F401 - documented below
+
+    return {"error": f"unknown action type {action['type']!r}"}
+
+
+def create_action_draft(action: dict[str, Any]) -> dict[str, Any]:
+    try:
+        with FrontClient.from_config(current()) as front:
+            return drafts.create_once(
+                front,
+                key=f"action:{action[ACTION_ID_FIELD]}",
+                conversation_id=action["conversationId"],
+                body=action["draftBody"],
+                app_id=int(action["appId"]),
+                action_id=action[ACTION_ID_FIELD],
+            )
+    except FrontError as exc:
+        front_call_failed(exc)
+        raise
+
+
+@definitions.create_function(
+    fn_id="execute-action",
+    trigger=inngest.TriggerEvent(event=ExecuteActionRequested.NAME),
+    retries=3,
+)
+def execute_action(ctx: inngest.ContextSync) -> dict[str, Any]:
+    try:
+        action_id = ExecuteActionRequested.parse(ctx.event.data).action_id
+    except pydantic.ValidationError as exc:
+        raise inngest.NonRetriableError(f"bad {ExecuteActionRequested.NAME} payload: {exc}") from exc
+
+    claim = ctx.step.run("claim-action", actions.claim, action_id)
+    if not claim["claimed"]:
+        ctx.logger.info("action.not_claimed action_id=%s reason=%s", action_id, claim["reason"])
+        recorded = claim["action"]
+        if recorded["status"] == "succeeded":
+            return {ACTION_ID_FIELD: action_id, "status": "succeeded",
+                    "result": recorded["result"], "error": None}
+        return {ACTION_ID_FIELD: action_id, "status": "failed", "result": None,
+                "error": recorded["error"] or f"not executed: {claim['reason']}"}
+
+    action = claim["action"]
+    error: str | None = None
+    result: dict[str, Any] | None = None
+    try:
+        if action["type"] == "refund":
+            result = ctx.step.invoke(
+                "process-refund", function=process_refund, data={ACTION_ID_FIELD: action_id}
+            )
+        else:
+            result = ctx.step.run("run-action", run_action, action)
+            if isinstance(result, dict) and "error" in result:
+                error, result = str(result["error"]), None
+    except inngest.StepError as exc:
+        error = exc.message or exc.name
+
+    if error is not None or not isinstance(result, dict):
+        error = error or "the action returned no result"
+        ctx.step.run("record-failure", actions.record_failure, action_id, error)
+        return {ACTION_ID_FIELD: action_id, "status": "failed", "result": None, "error": error}
+
+    ctx.step.run("record-result", actions.record_success, action_id, result)
+    if action.get("draftBody"):
+        try:
+            ctx.step.run("create-draft", create_action_draft, action)
+        except inngest.StepError as exc:  # the action is done; the reply can be written by hand
+            ctx.logger.error("action.draft_failed action_id=%s error=%s", action_id, exc.message)
+    return {ACTION_ID_FIELD: action_id, "status": "succeeded", "result": result, "error": None}

@@ -1,0 +1,218 @@
+"""The step bodies of ``handle-inbound-message`` (plain functions: JSON in, JSON out, no Flask).
+
+Each opens its own short database session and its own API clients; nothing is kept across steps.
+Errors are translated into what Inngest should do: ``NonRetriableError`` for configuration
+problems, ``RetryAfterError`` for Front's 429, anything else is retried.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+import inngest
+
+from support import actions, apps, audit, drafts, policy
+from support import agent as agent_module
+from support.config import current
+from support.db.models import App
+from support.events import InboundReceived
+from support.front import FrontClient, FrontConfigError, FrontError, FrontRateLimited
+from support.integrations import IntegrationClient, IntegrationError
+
+HISTORY_LIMIT = 10
+TEXT_LIMIT = 4000
+REPLY_LOOP_LIMIT = 3
+NOREPLY = re.compile(
+    r"^(no[-_.]?reply|do[-_.]?not[-_.]?reply|mailer[-_.]?daemon|postmaster|bounces?)([+.@-]|$)",
+    re.IGNORECASE,
+)
+ACKNOWLEDGEMENTS = frozenset(
+    {
+        "thanks", "thank you", "thanks a lot", "thank you so much", "many thanks", "thx", "ty",
+        "ok", "okay", "k", "got it", "great", "perfect", "cheers", "awesome", "ok thanks",
+        "ok thank you", "great thanks", "thanks again", "noted", "sounds good",
+    }
+)
+
+
+def front_call_failed(exc: FrontError) -> None:
+    """Raise what Inngest must see for Front errors that must not be hidden as 'degraded'."""
+    if isinstance(exc, FrontConfigError):
+        raise inngest.NonRetriableError(str(exc)) from exc
+    if isinstance(exc, FrontRateLimited):
+        raise inngest.RetryAfterError(
+            str(exc), dt.timedelta(seconds=max(exc.retry_after, 1.0))
+        ) from exc
+
+
+def load_app(app_id: int) -> App:
+    app = apps.get(app_id)
+    if app is None:
+        raise inngest.NonRetriableError(f"app {app_id} is not registered (apps add)")
+    return app
+
+
+def integration_for(app: App) -> IntegrationClient:
+    return IntegrationClient(app.integration_base_url, app.integration_secret)
+
+
+def gather_context(event: InboundReceived) -> dict[str, Any]:
+    """Message, recent history, customer, app user and purchases; degraded when a source failed."""
+    config = current()
+    app = load_app(event.app_id)
+    degraded: list[str] = []
+    text = event.message_body or ""
+    subject = event.subject
+    email = event.customer_email
+    history: list[dict[str, Any]] = []
+    outbound_streak = 0
+    try:
+        with FrontClient.from_config(config) as front:
+            message = front.get_message(event.message_id)
+            recent = front.conversation_messages(event.conversation_id, limit=HISTORY_LIMIT)
+        text = message.text or text
+        subject = message.subject or subject
+        email = message.customer_email or email
+        for m in recent:
+            if m.id == event.message_id:
+                continue
+            history.append({**m.to_json(), "text": m.text[:TEXT_LIMIT]})
+        for m in recent:
+            if m.id == event.message_id:
+                continue
+            if m.is_inbound:
+                break
+            outbound_streak += 1
+    except FrontError as exc:
+        front_call_failed(exc)
+        degraded.append(f"front: {exc}")
+
+    user: dict[str, Any] | None = None
+    purchases: list[dict[str, Any]] = []
+    if email:
+        try:
+            client = integration_for(app)
+            user = client.lookup_user(email)
+            if user is not None:
+                purchases = client.get_purchases(str(user["id"]))
+        except IntegrationError as exc:
+            degraded.append(f"integration: {exc}")
+
+    context = {
+        "appId": app.id,
+        "appName": app.name,
+        "conversationId": event.conversation_id,
+        "messageId": event.message_id,
+        "inboxId": event.inbox_id,
+        "frontEventId": event.front_event_id,
+        "subject": subject,
+        "message": text[:TEXT_LIMIT],
+        "customerEmail": email,
+        "history": list(reversed(history)),  # oldest first, as a human reads it
+        "outboundStreak": outbound_streak,
+        "user": user,
+        "purchases": purchases,
+        "degraded": bool(degraded),
+        "degradedReasons": degraded,
+    }
+    if degraded:
+        audit.append(
+            "context.degraded", actor="agent", conversation_id=event.conversation_id,
+            detail={"reasons": degraded, "messageId": event.message_id},
+        )
+    return context
+
+
+def _normalise(text: str) -> str:
+    first = re.split(r"\n\s*\n|\n--\s*\n|\nOn .+ wrote:", text.strip(), maxsplit=1)[0]
+    return re.sub(r"[^a-z ]+", "", first.lower()).strip()
+
+
+def rule_violation(context: dict[str, Any]) -> str | None:
+    email = context.get("customerEmail") or ""
+    local = email.split("@", 1)[0]
+    if email and NOREPLY.match(local):
+        return f"sender {email} is an automated address"
+    words = _normalise(str(context.get("message") or ""))
+    if words in ACKNOWLEDGEMENTS:
+        return "bare acknowledgement, nothing to answer"
+    if int(context.get("outboundStreak") or 0) >= REPLY_LOOP_LIMIT:
+        return f"{REPLY_LOOP_LIMIT} replies in a row with no new customer message"
+    return None
+
+
+def check_rules(context: dict[str, Any]) -> dict[str, Any]:
+    reason = rule_violation(context)
+    if reason:
+        audit.append(
+            "inbound.skipped", actor="rules", conversation_id=context["conversationId"],
+            detail={"reason": reason, "messageId": context["messageId"]},
+        )
+    return {"stop": reason is not None, "reason": reason}
+
+
+def agent_reasoning(context: dict[str, Any]) -> dict[str, Any]:
+    config = current()
+    app = load_app(int(context["appId"]))
+    agent_context = {k: v for k, v in context.items() if k not in ("appId", "frontEventId")}
+    try:
+        result = agent_module.run(
+            agent_context,
+            config=config,
+            app_name=app.name,
+            approval_required=app.approval_required,
+            integration=integration_for(app),
+        )
+    except agent_module.AgentUnavailable:
+        raise  # retried by Inngest
+    except agent_module.AgentError as exc:
+        raise inngest.NonRetriableError(str(exc)) from exc
+    return result.to_json()
+
+
+def create_action(
+    run_id: str, context: dict[str, Any], decision: dict[str, Any]
+) -> dict[str, Any]:
+    proposed = decision["action"]
+    return actions.create(
+        action_id=actions.action_id_for(f"inbound:{run_id}"),
+        conversation_id=context["conversationId"],
+        app_id=int(context["appId"]),
+        action_type=proposed["type"],
+        parameters=proposed.get("parameters") or {},
+        requires_approval=bool(proposed.get("requiresApproval", True)),
+        reasoning=decision.get("reasoning") or "",
+        draft_body=decision.get("draftBody"),
+        customer_email=context.get("customerEmail"),
+        context_degraded=bool(context.get("degraded")),
+        approval_timeout_hours=current().approval_timeout_hours,
+    )
+
+
+def create_draft(context: dict[str, Any], decision: dict[str, Any]) -> dict[str, Any]:
+    try:
+        with FrontClient.from_config(current()) as front:
+            return drafts.create_once(
+                front,
+                key=f"inbound:{context['frontEventId']}",
+                conversation_id=context["conversationId"],
+                body=decision["draftBody"],
+                app_id=int(context["appId"]),
+                inbox_id=context.get("inboxId"),
+                category=decision.get("category"),
+                confidence=decision.get("confidence"),
+            )
+    except FrontError as exc:
+        front_call_failed(exc)
+        raise
+
+
+def auto_send_gate(context: dict[str, Any], decision: dict[str, Any]) -> dict[str, Any]:
+    allowed, reason = policy.may_auto_send(
+        int(context["appId"]), decision.get("category"), decision.get("confidence")
+    )
+    if allowed and context.get("degraded"):
+        allowed, reason = False, "context was degraded"
+    return {"allowed": allowed, "reason": reason}

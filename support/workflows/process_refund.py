@@ -1,0 +1,84 @@
+"""``process-refund``: the integration's ``revoke-access``, then ``stripe/refund.completed``.
+
+Invoked by ``execute-action`` (``step.invoke``, ``data = {actionId}``); the trigger event
+``support/refund.process`` exists only because every function needs one. The parameters are read
+from the database (the action merged with the approver's edits), not from the caller.
+
+``revoke-access`` carries ``Idempotency-Key: <action id>`` and a deterministic body, so a step retried
+after the integration applied the refund (the answer timed out) gets the stored result and refunds
+nothing twice. A refused refund (404, 409, bad amount) fails this run at once (no retries) with the
+integration's message; ``execute-action`` records it on the action.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import inngest
+import pydantic
+from pydantic import Field
+
+from support import actions
+from support.events import ACTION_ID_FIELD, EventData, RefundCompleted
+from support.inngest_client import definitions
+from support.integrations import IntegrationAuthError, IntegrationRejected
+
+
+class ProcessRefundRequested(EventData):
+    NAME: ClassVar[str] = "support/refund.process"
+    action_id: str = Field(alias=ACTION_ID_FIELD, min_length=1)
+
+
+def revoke_access(action_id: str) -> dict[str, Any]:
+    from support.workflows.inbound_steps import integration_for, load_app
+
+    action = actions.effective(action_id)
+    if action["type"] != "refund":
+        raise inngest.NonRetriableError(f"action {action_id} is a {action['type']}, not a refund")
+    params = action["parameters"]
+    purchase_id, reason = params.get("purchase_id"), params.get("reason")
+    amount = params.get("amount")
+    if not isinstance(purchase_id, str) or not purchase_id or not isinstance(reason, str):
+        raise inngest.NonRetriableError(f"action {action_id}: purchase_id and reason are required")
+    if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int)):
+        raise inngest.NonRetriableError(f"action {action_id}: amount must be whole cents")
+    client = integration_for(load_app(int(action["appId"])))
+    try:
+        answer = client.revoke_access(
+            purchase_id=purchase_id, reason=reason, amount=amount, idempotency_key=action_id
+        )
+    except (IntegrationRejected, IntegrationAuthError) as exc:
+        raise inngest.NonRetriableError(f"refund refused: {exc}") from exc
+    return {
+        "refundId": answer["refund_id"],
+        "amount": answer.get("amount"),
+        "currency": answer.get("currency"),
+        "status": answer.get("status"),
+        "purchaseId": purchase_id,
+        "conversationId": action["conversationId"],
+    }
+
+
+@definitions.create_function(
+    fn_id="process-refund",
+    trigger=inngest.TriggerEvent(event=ProcessRefundRequested.NAME),
+    retries=4,
+)
+def process_refund(ctx: inngest.ContextSync) -> dict[str, Any]:
+    try:
+        action_id = ProcessRefundRequested.parse(ctx.event.data).action_id
+    except pydantic.ValidationError as exc:
+        raise inngest.NonRetriableError(f"bad process-refund payload: {exc}") from exc
+
+    refund = ctx.step.run("revoke-access", revoke_access, action_id)
+    completed = RefundCompleted(
+        actionId=action_id,
+        refundId=refund["refundId"],
+        amount=refund["amount"],
+        currency=refund["currency"],
+        conversationId=refund["conversationId"],
+    )
+    ctx.step.send_event(
+        "send-refund-completed", completed.to_event(event_id=f"refund-completed-{action_id}")
+    )
+    return refund
