@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import datetime
+import pathlib
 import secrets
+import socket
+import subprocess
+import sys
 import threading
 import time
 import typing
@@ -141,6 +145,19 @@ def build_functions(client: inngest.Inngest) -> list[inngest.Function[typing.Any
 
         return ctx.step.run("work", work)
 
+    @register(fn_id="parallel-fn", trigger=inngest.TriggerEvent(event="test/parallel"))
+    def parallel_fn(ctx: inngest.ContextSync) -> object:
+        parts = ctx.group.parallel(
+            (lambda: ctx.step.run("left", lambda: 1), lambda: ctx.step.run("right", lambda: 2))
+        )
+        return ctx.step.run("sum", lambda: sum(parts))
+
+    @register(fn_id="later-fn", trigger=inngest.TriggerEvent(event="test/later"), retries=1)
+    def later_fn(ctx: inngest.ContextSync) -> object:
+        if ctx.attempt == 0:
+            raise inngest.RetryAfterError("busy", datetime.timedelta(seconds=60))
+        return "done later"
+
     return fns
 
 
@@ -153,7 +170,9 @@ class AppServer:
         inngest.flask.serve(app, client, build_functions(client))
         self._server = make_server("127.0.0.1", 0, app, threaded=True)
         self.serve_url = f"http://127.0.0.1:{self._server.server_port}/api/inngest"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
 
     def close(self) -> None:
@@ -479,3 +498,61 @@ def test_cloud_mode_refuses_wrong_keys(cloud: tuple[InngestDouble, AppServer]) -
         f"{d.url}/fn/register", json={"appname": "x"}, headers={"Authorization": bogus}
     )
     assert resp.status_code == 401
+
+
+# ---------------------------------------------------------------- more protocol
+
+
+def test_parallel_steps_are_planned_then_targeted(double: InngestDouble, app: AppServer) -> None:
+    double.send({"name": "test/parallel", "data": {}})
+    double.wait_idle()
+    run = only_run(double, "parallel-fn")
+    assert run.status == "completed" and run.output == 3
+    targets = [a["target"] for a in run.attempts]
+    assert set(targets[1:3]) == {hash_step_id("left"), hash_step_id("right")}
+    assert run.ops.count("StepPlanned") == 3  # left, right, then "sum" (immediate execution off)
+
+
+def test_retry_after_is_honoured_on_the_virtual_clock(
+    double: InngestDouble, app: AppServer
+) -> None:
+    double.send({"name": "test/later", "data": {}})
+    double.wait_idle()
+    run = only_run(double, "later-fn")
+    assert run.status == "running" and len(run.attempts) == 1
+    double.advance(58)
+    assert len(run.attempts) == 1
+    double.advance(2)
+    assert run.status == "completed" and run.output == "done later"
+
+
+def test_standalone_cli_serves_inspection_api() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    root = pathlib.Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.inngest_double", "--port", str(port)],
+        cwd=root,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(f"{base}/health")
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        resp = httpx.post(f"{base}/e/NO_EVENT_KEY_SET", json=[{"name": "demo/ping", "data": {}}])
+        assert resp.json()["status"] == 200
+        assert [e["name"] for e in httpx.get(f"{base}/_double/events").json()["events"]] == [
+            "demo/ping"
+        ]
+        before = httpx.post(f"{base}/_double/wait-idle", json={"timeout": 2}).json()["now"]
+        after = httpx.post(f"{base}/_double/advance", json={"seconds": 3600}).json()["now"]
+        assert round(after - before) == 3600
+        assert httpx.get(f"{base}/_double/runs").json() == {"runs": []}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=5)

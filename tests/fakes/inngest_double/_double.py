@@ -49,7 +49,10 @@ class InngestDouble:
         self._server = DoubleHTTPServer((self.host, self.port), self)
         self.port = self._server.server_address[1]
         serve = threading.Thread(
-            target=self._server.serve_forever, name="inngest-double-http", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="inngest-double-http",
+            daemon=True,
         )
         drive = threading.Thread(target=self._drive, name="inngest-double-driver", daemon=True)
         self._threads = [serve, drive]
@@ -178,6 +181,10 @@ class InngestDouble:
     def send(self, events: dict[str, typing.Any] | list[dict[str, typing.Any]]) -> list[str]:
         """Send events as if they came through the Event API."""
         return self.engine.ingest(events if isinstance(events, list) else [events])
+
+    def reset(self) -> None:
+        """Between tests sharing one double: drop events and runs, keep the registered functions."""
+        self.engine.reset()
 
     def wait_idle(self, timeout: float = 10.0, *, raise_on_timeout: bool = True) -> bool:
         """Block until nothing is in flight or due now; only future sleeps,

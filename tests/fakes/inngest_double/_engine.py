@@ -62,6 +62,28 @@ class Engine:
         self._http = httpx.Client(timeout=call_timeout)
         self._stopping = False
 
+    def reset(self) -> None:
+        """Forget events, runs, waits and flow-control state; keep registered apps and functions.
+
+        Call it only when idle (``wait_idle``): in-flight calls are not interrupted."""
+        with self._cond:
+            self._events.clear()
+            self.internal_events.clear()
+            self.duplicate_events.clear()
+            self.skipped.clear()
+            self.protocol_errors.clear()
+            self._runs.clear()
+            self._waits.clear()
+            self._jobs.clear()
+            self._seen_ids.clear()
+            self._idempotency.clear()
+            self._throttles.clear()
+            self._throttle_queues.clear()
+            self._rate_limits.clear()
+            self._debounces.clear()
+            self._busy_keys.clear()
+            self._cond.notify_all()
+
     # ------------------------------------------------------------ basics
 
     @property
