@@ -213,7 +213,10 @@ def status_line(view: RequestView) -> str:
     if view.status == "approved":
         line = f":white_check_mark: Approved by {mention(view.decided_by)}{when}"
         if view.edits:
-            line += " (with edits)"
+            changed = [f"{k} → {v}" for k, v in dict(view.edits.get("parameters") or {}).items()]
+            if view.edits.get("draftBody"):
+                changed.append("draft reply")
+            line += f" with edits ({', '.join(changed)})" if changed else " with edits"
         outcome = _outcome_line(view)
         return line + (f"\n{outcome}" if outcome else "")
     if view.status == "rejected":
@@ -326,8 +329,8 @@ def edit_modal(view: RequestView) -> View:
         blocks.append(
             InputBlock(
                 block_id=AMOUNT_BLOCK,
-                label="Refund amount",
-                hint="At most the amount the agent proposed.",
+                label="Refund amount (cents)",
+                hint="Whole cents, at most the amount the agent proposed.",
                 optional=amount is None,
                 element=PlainTextInputElement(
                     action_id=AMOUNT_INPUT,

@@ -96,7 +96,7 @@ def register(app: App, config: Config) -> None:
             return
         edits = edits_of(body)
         if amount_problem(edits.get("amount")):
-            return
+            return  # the modal already showed the error
         decide(client, click, "approved", edits=edits)
 
     def home(event: dict[str, Any], body: dict[str, Any], client: WebClient) -> None:
@@ -176,7 +176,9 @@ def refuse(config: Config, client: WebClient, click: Click) -> bool:
         click.team_id,
         click.action_id,
     )
-    tell(client, click, None, NOT_APPROVER)
+    # A modal submission carries no channel: answer in the request's channel all the same.
+    record = None if click.channel else approvals.load(click.action_id)
+    tell(client, click, record, NOT_APPROVER)
     return True
 
 
@@ -254,18 +256,19 @@ def announce(record: approvals.ApprovalRecord) -> None:
     """Send the decision; a failure is logged, the reconciler re-sends from the database."""
     at = approvals.iso_utc(record.decided_at)
     by = record.decided_by or "unknown"
+    approved = record.status == "approved"
     decided = ApprovalDecided(
-        actionId=record.action_id,
-        decision=record.status,
-        decidedBy=by,
-        decidedAt=at,
+        action_id=record.action_id,
+        decision="approved" if approved else "rejected",
+        decided_by=by,
+        decided_at=at,
         reason=record.reason,
         edits=record.edits,
     )
-    side = ActionApproved if record.status == "approved" else ActionRejected
+    side = ActionApproved if approved else ActionRejected
     events = [
         decided.to_event(event_id=ApprovalDecided.event_id(record.action_id)),
-        side(actionId=record.action_id, by=by, at=at, reason=record.reason).to_event(
+        side(action_id=record.action_id, by=by, at=at, reason=record.reason).to_event(
             event_id=f"{side.NAME.replace('/', '-')}-{record.action_id}"
         ),
     ]
@@ -290,15 +293,11 @@ def reason_of(body: dict[str, Any]) -> str | None:
     return reason or None
 
 
-def amount_problem(raw: str | float | None) -> str | None:
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
+def amount_problem(raw: str | None) -> str | None:
+    if raw is None or not raw.strip():
         return None
-    try:
-        amount = float(raw)
-    except ValueError:
-        return "Enter a number, like 19.99."
-    if not amount > 0:
-        return "The amount must be greater than 0."
+    if approvals.whole_amount(raw) is None:
+        return "Enter a whole number of cents greater than 0, like 1999."
     return None
 
 

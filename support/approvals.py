@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, Executable, or_, select, update
 from sqlalchemy.orm import Session
 
 from support import audit, db
@@ -108,8 +108,27 @@ def iso_utc(moment: dt.datetime | None) -> str:
     return moment.replace(tzinfo=None).isoformat() + "Z"
 
 
+def whole_amount(raw: object) -> int | None:
+    """A refund amount in minor units (cents, as the integration API takes it), or None if bad."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        value = raw
+    elif isinstance(raw, str) and raw.strip().isdigit():
+        value = int(raw.strip())
+    else:
+        return None
+    return value if value > 0 else None
+
+
 class InvalidEdit(ValueError):
     """An edit the policy does not allow (the message says why, for the approver)."""
+
+
+def _changed(session: Session, statement: Executable) -> int:
+    """Rows an UPDATE changed (the row count that says who won)."""
+    result = session.execute(statement, execution_options={"synchronize_session": False})
+    return cast(CursorResult[Any], result).rowcount
 
 
 def load(action_id: str) -> ApprovalRecord | None:
@@ -158,33 +177,33 @@ def _record(session: Session, action_id: str) -> ApprovalRecord | None:
 
 
 def validate_edits(record: ApprovalRecord, edits: dict[str, Any]) -> dict[str, Any]:
-    """Normalise an approver's edits; raise ``InvalidEdit`` for what the policy forbids.
+    """Normalise an approver's form input; raise ``InvalidEdit`` for what the policy forbids.
 
-    Allowed: ``draftBody`` (any text) and, for refunds, ``amount`` (> 0, at most the proposed
-    amount and at most the app's ``max_refund_amount``).
+    Input: ``{"draftBody"?: str, "amount"?: str|float}``. Allowed: the draft (any text) and, for
+    refunds, ``amount`` in cents (whole, > 0, at most the proposed amount and the app's
+    ``max_refund_amount``).
+    Output, as stored in ``approval_requests.edits`` and read by ``support.actions.effective``:
+    ``{"parameters"?: {"amount": int}, "draftBody"?: str}``; unchanged values are dropped.
     """
     clean: dict[str, Any] = {}
     draft = edits.get("draftBody")
     if draft is not None and str(draft) != (record.draft_body or ""):
         clean["draftBody"] = str(draft)
     if "amount" in edits and edits["amount"] is not None:
-        if record.action_type not in ("refund", "process_refund"):
+        if record.action_type != "refund":
             raise InvalidEdit("only a refund's amount can be changed")
-        try:
-            amount = round(float(edits["amount"]), 2)
-        except (TypeError, ValueError):
-            raise InvalidEdit("the amount must be a number") from None
-        if not amount > 0:
-            raise InvalidEdit("the amount must be greater than 0")
+        amount = whole_amount(edits["amount"])
+        if amount is None:
+            raise InvalidEdit("the amount must be a whole number of cents, greater than 0")
         proposed = record.parameters.get("amount")
-        if isinstance(proposed, int | float) and amount > float(proposed):
+        if isinstance(proposed, int) and amount > proposed:
             raise InvalidEdit(f"the amount may not exceed the proposed {proposed}")
         if record.max_refund_amount is not None and amount > record.max_refund_amount:
             raise InvalidEdit(
-                f"the amount may not exceed the app's limit {record.max_refund_amount}"
+                f"the amount may not exceed the app's limit {record.max_refund_amount:g}"
             )
-        if not (isinstance(proposed, int | float) and amount == float(proposed)):
-            clean["amount"] = amount
+        if amount != proposed:
+            clean["parameters"] = {"amount": amount}
     unknown = set(edits) - {"draftBody", "amount"}
     if unknown:
         raise InvalidEdit(f"these fields cannot be edited: {', '.join(sorted(unknown))}")
@@ -202,9 +221,9 @@ def decide(
 ) -> Outcome:
     """Record ``decision`` by ``user_id`` if, and only if, the request is still pending.
 
-    One conditional UPDATE decides; the winner's transaction also sets ``actions.status`` (and,
-    with ``edits`` — already validated by ``validate_edits`` — the action's parameters and draft)
-    and appends the audit row. A request past ``expires_at`` cannot be decided any more
+    One conditional UPDATE decides; the winner's transaction also sets ``actions.status`` and
+    appends the audit rows. ``edits`` (from ``validate_edits``) are stored on the request; the
+    action keeps the agent's proposal, and ``support.actions.effective`` merges the two. A request past ``expires_at`` cannot be decided any more
     (``Outcome.late``), even before its run has marked it expired.
     """
     if decision not in ("approved", "rejected"):
@@ -214,7 +233,8 @@ def decide(
     moment = now or utcnow()
     with db.session() as s:
         won = (
-            s.execute(
+            _changed(
+                s,
                 update(ApprovalRequest)
                 .where(
                     ApprovalRequest.id == action_id,
@@ -227,26 +247,15 @@ def decide(
                     decided_at=moment,
                     reason=reason.strip() if reason else None,
                     edits=edits or None,
-                )
-                .execution_options(synchronize_session=False)
-            ).rowcount
+                ),
+            )
             == 1
         )
         if won:
             action = s.get(Action, action_id)
             assert action is not None  # approval_requests.id references actions.id
             before = dict(action.parameters or {})
-            values: dict[str, Any] = {"status": decision}
-            if edits and "amount" in edits:
-                values["parameters"] = {**before, "amount": edits["amount"]}
-            if edits and "draftBody" in edits:
-                values["draft_body"] = edits["draftBody"]
-            s.execute(
-                update(Action)
-                .where(Action.id == action_id)
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
+            _changed(s, update(Action).where(Action.id == action_id).values(status=decision))
             detail: dict[str, Any] = {"decision": decision, "decidedAt": moment.isoformat()}
             if reason:
                 detail["reason"] = reason.strip()
@@ -261,6 +270,19 @@ def decide(
                 conversation_id=action.conversation_id,
                 detail=detail,
             )
+            if edits:
+                audit.append_in(
+                    s,
+                    "approval.edited",
+                    actor=user_id,
+                    action_id=action_id,
+                    conversation_id=action.conversation_id,
+                    detail={
+                        "edits": edits,
+                        "parametersBefore": before,
+                        "draftBefore": action.draft_body,
+                    },
+                )
     record = load(action_id)
     late = (
         not won
@@ -277,21 +299,16 @@ def expire(action_id: str, *, now: dt.datetime | None = None) -> Outcome:
     moment = now or utcnow()
     with db.session() as s:
         won = (
-            s.execute(
+            _changed(
+                s,
                 update(ApprovalRequest)
                 .where(ApprovalRequest.id == action_id, ApprovalRequest.status == "pending")
-                .values(status="expired", decided_at=moment, decided_by=SYSTEM)
-                .execution_options(synchronize_session=False)
-            ).rowcount
+                .values(status="expired", decided_at=moment, decided_by=SYSTEM),
+            )
             == 1
         )
         if won:
-            s.execute(
-                update(Action)
-                .where(Action.id == action_id)
-                .values(status="expired")
-                .execution_options(synchronize_session=False)
-            )
+            _changed(s, update(Action).where(Action.id == action_id).values(status="expired"))
             conversation = s.scalar(select(Action.conversation_id).where(Action.id == action_id))
             audit.append_in(
                 s,
@@ -318,12 +335,12 @@ def resolve(action_id: str, *, now: dt.datetime | None = None) -> Outcome:
 def mark_resolved(action_id: str, *, now: dt.datetime | None = None) -> bool:
     """The run has taken the decision: the reconciler stops re-announcing it. True if changed."""
     with db.session() as s:
-        changed = s.execute(
+        changed = _changed(
+            s,
             update(ApprovalRequest)
             .where(ApprovalRequest.id == action_id, ApprovalRequest.resolved_at.is_(None))
-            .values(resolved_at=now or utcnow())
-            .execution_options(synchronize_session=False)
-        ).rowcount
+            .values(resolved_at=now or utcnow()),
+        )
     return changed == 1
 
 
@@ -333,34 +350,29 @@ def record_message(
     """Save where the request was posted (and when it expires, if not known yet)."""
     values: dict[str, Any] = {"slack_channel": channel, "slack_ts": ts}
     with db.session() as s:
-        s.execute(
-            update(ApprovalRequest)
-            .where(ApprovalRequest.id == action_id)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
+        _changed(s, update(ApprovalRequest).where(ApprovalRequest.id == action_id).values(**values))
         if expires_at is not None:
-            s.execute(
+            _changed(
+                s,
                 update(ApprovalRequest)
                 .where(ApprovalRequest.id == action_id, ApprovalRequest.expires_at.is_(None))
-                .values(expires_at=expires_at)
-                .execution_options(synchronize_session=False)
+                .values(expires_at=expires_at),
             )
 
 
 def mark_reminded(action_id: str, *, now: dt.datetime | None = None) -> bool:
     """True for the one caller that records the reminder (a retried step does not remind twice)."""
     with db.session() as s:
-        changed = s.execute(
+        changed = _changed(
+            s,
             update(ApprovalRequest)
             .where(
                 ApprovalRequest.id == action_id,
                 ApprovalRequest.status == "pending",
                 ApprovalRequest.reminded_at.is_(None),
             )
-            .values(reminded_at=now or utcnow())
-            .execution_options(synchronize_session=False)
-        ).rowcount
+            .values(reminded_at=now or utcnow()),
+        )
     return changed == 1
 
 

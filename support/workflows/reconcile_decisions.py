@@ -39,10 +39,10 @@ def resend_id(action_id: str, run_id: str) -> str:
 def decision_event(record: approvals.ApprovalRecord, event_id: str) -> inngest.Event:
     assert record.status in ("approved", "rejected")
     return ApprovalDecided(
-        actionId=record.action_id,
+        action_id=record.action_id,
         decision="approved" if record.status == "approved" else "rejected",
-        decidedBy=record.decided_by or "unknown",
-        decidedAt=approvals.iso_utc(record.decided_at),
+        decided_by=record.decided_by or "unknown",
+        decided_at=approvals.iso_utc(record.decided_at),
         reason=record.reason,
         edits=record.edits,
     ).to_event(event_id=event_id)

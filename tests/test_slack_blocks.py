@@ -1,0 +1,149 @@
+"""Block Kit builders: pure, validated by slack_sdk, buttons only while pending."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from typing import Any
+
+from slack import blocks
+
+NOW = dt.datetime(2026, 11, 25, 12, 0, 0)
+
+
+def pending(**kw: Any) -> blocks.RequestView:
+    base: dict[str, Any] = {
+        "action_id": "act_1",
+        "action_type": "refund",
+        "conversation_id": "cnv_1",
+        "app_name": "Acme Courses",
+        "customer_email": "jane@example.com",
+        "reasoning": "Charged twice.",
+        "parameters": {"purchase_id": "pur_1", "amount": 4900},
+        "draft_body": "Hi Jane, refunded.",
+        "created_at": NOW,
+        "expires_at": NOW + dt.timedelta(hours=24),
+    }
+    base.update(kw)
+    return blocks.RequestView(**base)
+
+
+def rendered(view: blocks.RequestView) -> list[dict[str, Any]]:
+    return blocks.as_dicts(blocks.request_blocks(view))
+
+
+def buttons(dicts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for b in dicts if b["type"] == "actions" for e in b["elements"]]
+
+
+def text_of(dicts: list[dict[str, Any]]) -> str:
+    return json.dumps(dicts)
+
+
+def test_pending_request_has_header_details_and_the_four_buttons() -> None:
+    dicts = rendered(pending(context_degraded=True))
+    assert dicts[0]["type"] == "header"
+    assert "Refund for jane@example.com" in dicts[0]["text"]["text"]
+    text = text_of(dicts)
+    for needle in ("Acme Courses", "Context degraded", "Charged twice", "pur_1", "Hi Jane"):
+        assert needle in text
+    by_id = {b["action_id"]: b for b in buttons(dicts)}
+    assert set(by_id) == {"approve_action", "reject_action", "edit_action", "open_in_front"}
+    assert by_id["approve_action"]["style"] == "primary"
+    assert by_id["approve_action"]["value"] == "act_1"
+    assert "confirm" in by_id["approve_action"]  # refunds ask first
+    assert by_id["reject_action"]["style"] == "danger"
+    assert by_id["open_in_front"]["url"] == "https://app.frontapp.com/open/cnv_1"
+
+
+def test_non_refund_has_no_confirm_dialog_and_no_degraded_warning() -> None:
+    dicts = rendered(pending(action_type="transfer", parameters={"to_email": "x@example.com"}))
+    approve = next(b for b in buttons(dicts) if b["action_id"] == "approve_action")
+    assert "confirm" not in approve
+    assert "Context degraded" not in text_of(dicts)
+
+
+def test_long_reasoning_and_draft_are_trimmed_to_slack_limits() -> None:
+    view = pending(reasoning="why " * 5000, draft_body="d" * 10000, parameters={"x": "y" * 9000})
+    dicts = rendered(view)  # to_dict() raises if any limit is exceeded
+    for block in dicts:
+        if block["type"] == "section":
+            assert len(block["text"]["text"]) <= 3000
+
+
+def test_decided_states_have_no_decision_buttons() -> None:
+    decided_at = NOW + dt.timedelta(minutes=5)
+    cases = {
+        "approved": pending(status="approved", decided_by="U0APPROVER1", decided_at=decided_at),
+        "rejected": pending(status="rejected", decided_by="U0APPROVER1", decided_at=decided_at,
+                            reason="Not eligible"),
+        "expired": pending(status="expired"),
+        "succeeded": pending(status="approved", decided_by="U0APPROVER1", decided_at=decided_at,
+                             action_status="succeeded", result={"refundId": "re_123"}),
+        "failed": pending(status="approved", decided_by="U0APPROVER1", decided_at=decided_at,
+                          action_status="failed", error="card declined"),
+    }
+    expected = {
+        "approved": "Approved by <@U0APPROVER1> at <!date^",
+        "rejected": "Not eligible",
+        "expired": "Expired, no action taken",
+        "succeeded": "re_123",
+        "failed": "Execution failed:* card declined",
+    }
+    for name, view in cases.items():
+        dicts = rendered(view)
+        ids = {b["action_id"] for b in buttons(dicts)}
+        assert ids == {"open_in_front"}, name
+        assert expected[name] in text_of(dicts), name
+    assert "Executed successfully" in text_of(rendered(cases["succeeded"]))
+    assert "Executed" not in text_of(rendered(cases["failed"]))
+
+
+def test_from_dict_ignores_unknown_keys_and_parses_dates() -> None:
+    view = blocks.RequestView.from_dict(
+        {**dataclasses.asdict(pending()), "decided_at": "2026-11-25T12:05:00", "slack_ts": "1.2"}
+    )
+    assert view.decided_at == dt.datetime(2026, 11, 25, 12, 5)
+
+
+def test_reject_modal_requires_a_reason() -> None:
+    modal = blocks.reject_modal(pending()).to_dict()
+    assert modal["callback_id"] == "reject_reason"
+    assert modal["private_metadata"] == "act_1"
+    [field] = [b for b in modal["blocks"] if b["type"] == "input"]
+    assert field["block_id"] == "reason" and field["element"]["action_id"] == "reason_input"
+    assert not field.get("optional", False)
+
+
+def test_edit_modal_offers_amount_for_refunds_only() -> None:
+    refund = blocks.edit_modal(pending()).to_dict()
+    inputs = {b["block_id"]: b for b in refund["blocks"] if b["type"] == "input"}
+    assert inputs["amount"]["element"]["initial_value"] == "4900"
+    assert inputs["draft"]["element"]["initial_value"] == "Hi Jane, refunded."
+    other = blocks.edit_modal(pending(action_type="transfer", parameters={})).to_dict()
+    assert {b["block_id"] for b in other["blocks"] if b["type"] == "input"} == {"draft"}
+
+
+def test_home_view_lists_oldest_first_with_age_and_buttons() -> None:
+    views = [
+        pending(action_id="act_old", created_at=NOW - dt.timedelta(hours=3)),
+        pending(action_id="act_new", created_at=NOW - dt.timedelta(minutes=5)),
+    ]
+    home = blocks.home_view(views, NOW).to_dict()
+    assert home["type"] == "home"
+    text = json.dumps(home)
+    assert text.index("act_old") < text.index("act_new")
+    assert "waiting 3 h 0 min" in text and "waiting 5 min" in text
+    approve_values = [
+        e["value"] for b in home["blocks"] if b["type"] == "actions" for e in b["elements"]
+        if e["action_id"] == "approve_action"
+    ]
+    assert approve_values == ["act_old", "act_new"]
+    watcher = blocks.home_view(views, NOW, allowed=False).to_dict()
+    assert not [b for b in watcher["blocks"] if b["type"] == "actions"]
+
+
+def test_reminder_mentions_the_approvers() -> None:
+    text = blocks.reminder_text(pending(), ("U0A", "U0B"), NOW)
+    assert "<@U0A> <@U0B>" in text and "expires" in text

@@ -1,0 +1,252 @@
+"""Slack listeners over real HTTP with Bolt's signature check: who may decide, exactly once, fast.
+
+Every click is a signed form POST to ``/slack/events`` on the served app; the work runs in Bolt
+lazy listeners, so tests wait for its visible effects (events, ephemerals, messages).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.approval_helpers import (
+    Stack,
+    approval_row,
+    approval_stack,
+    audit_rows,
+    button_ids,
+    eventually,
+)
+from tests.conftest import APPROVERS, SLACK_SECRET, TEAM_ID
+from tests.fakes.slack import app_home_opened_event, signed_event
+
+CLICKERS = 50
+
+
+@pytest.fixture
+def stack(clean_db: str, inngest: Any) -> Iterator[Stack]:
+    with approval_stack(clean_db, inngest) as s:
+        yield s
+
+
+@pytest.fixture
+def open_stack(clean_db: str, inngest: Any) -> Iterator[Stack]:
+    """Fifty allowed approvers."""
+    approvers = ",".join(f"U0CLICK{i:03d}" for i in range(CLICKERS))
+    with approval_stack(clean_db, inngest, SLACK_APPROVER_IDS=approvers) as s:
+        yield s
+
+
+def finished_runs(stack: Stack, fn: str) -> list[Any]:
+    stack.inngest.wait_idle()
+    return [r for r in stack.inngest.runs_for(fn) if r.done]
+
+
+def test_fifty_concurrent_approvals_decide_once_and_execute_once(open_stack: Stack) -> None:
+    stack = open_stack
+    action_id = stack.new_request()
+    stack.request_approval(action_id)
+    users = [f"U0CLICK{i:03d}" for i in range(CLICKERS)]
+
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(CLICKERS) as pool:
+        responses = list(pool.map(lambda u: stack.click(action_id, user=u), users))
+    elapsed = time.monotonic() - started
+    assert [r.status_code for r in responses] == [200] * CLICKERS
+    assert elapsed < 3.0, f"50 acks took {elapsed:.2f}s"
+
+    told = eventually(
+        lambda: len(stack.slack.ephemerals) >= CLICKERS - 1 and stack.slack.ephemerals,
+        timeout=30, what="49 ephemeral replies",
+    )
+    [run] = eventually(lambda: finished_runs(stack, "request-approval"), what="run finished")
+    winner = approval_row(action_id)["decided_by"]
+    assert winner in users
+    assert len(told) == CLICKERS - 1
+    assert {e["user"] for e in told} == set(users) - {winner}
+    assert all(e["text"].startswith(f"Already approved by <@{winner}>") for e in told)
+    [decided] = stack.decided_events(action_id)
+    assert decided["data"]["actionId"] == action_id
+    assert len(stack.inngest.events_named("action/approved")) == 1
+    assert run.output["execution"] == "succeeded"
+    assert len(stack.inngest.runs_for("execute-action")) == 1
+    assert len(stack.integration.refunds) == 1
+    assert [a["event"] for a in audit_rows(action_id)].count("approval.approved") == 1
+
+
+def test_approve_and_reject_racing_one_wins_the_other_is_told(stack: Stack) -> None:
+    action_id = stack.new_request()
+    stack.request_approval(action_id)
+    approver, rejecter = APPROVERS
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        a = pool.submit(stack.click, action_id, user=approver)
+        r = pool.submit(stack.submit_reject, action_id, "Not eligible", rejecter)
+        assert a.result().status_code == 200 and r.result().status_code == 200
+
+    told = eventually(lambda: stack.slack.ephemerals, what="loser told")
+    row = approval_row(action_id)
+    assert row["status"] in ("approved", "rejected")
+    winner, loser = (approver, rejecter) if row["status"] == "approved" else (rejecter, approver)
+    assert row["decided_by"] == winner
+    [note] = told
+    assert note["user"] == loser
+    assert note["text"].startswith(f"Already {row['status']} by <@{winner}>")
+    [decided] = eventually(lambda: stack.decided_events(action_id), what="one decision")
+    assert decided["data"]["decision"] == row["status"]
+    eventually(lambda: finished_runs(stack, "request-approval"), what="run finished")
+    assert len(stack.decided_events(action_id)) == 1
+
+
+@pytest.mark.parametrize(
+    ("user", "team"),
+    [("U0INTRUDER", TEAM_ID), (APPROVERS[0], "T0OTHERTEAM")],
+    ids=["not-an-approver", "other-team"],
+)
+def test_refused_click_changes_nothing(stack: Stack, user: str, team: str) -> None:
+    action_id = stack.new_request()
+    stack.request_approval(action_id)
+    before = approval_row(action_id)
+    audit_before = audit_rows(action_id)
+
+    for button in ("approve_action", "reject_action", "edit_action"):
+        assert stack.click(action_id, button, user=user, team=team).status_code == 200
+    assert stack.submit_reject(action_id, "sneaky", user, team).status_code == 200
+
+    told = eventually(lambda: len(stack.slack.ephemerals) == 4 and stack.slack.ephemerals,
+                      what="refusals")
+    assert all(e["user"] == user for e in told)
+    assert {e["text"] for e in told} == {"You are not an approver for this action."}
+    time.sleep(0.2)
+    assert approval_row(action_id) == before
+    assert audit_rows(action_id) == audit_before
+    assert stack.decided_events(action_id) == []
+    assert stack.slack.views_opened == []
+    assert button_ids(stack.message(action_id)) >= {"approve_action", "reject_action"}
+
+
+@pytest.mark.parametrize("skew", [-301, 400], ids=["stale", "future"])
+def test_stale_or_future_signature_is_refused(stack: Stack, skew: int) -> None:
+    action_id = stack.new_request()
+    stack.request_approval(action_id)
+    response = stack.click(action_id, timestamp=int(time.time()) + skew)
+    assert response.status_code == 401
+    _nothing_happened(stack, action_id)
+
+
+def test_forged_signature_is_refused(stack: Stack) -> None:
+    action_id = stack.new_request()
+    stack.request_approval(action_id)
+    from tests.fakes.slack import block_actions_payload, signed_interaction
+
+    payload = block_actions_payload("approve_action", action_id, user_id=APPROVERS[0],
+                                    team_id=TEAM_ID)
+    body, headers = signed_interaction("not-the-secret", payload)
+    response = httpx.post(stack.server.url + "/slack/events", content=body, headers=headers)
+    assert response.status_code == 401
+    _nothing_happened(stack, action_id)
+
+
+def _nothing_happened(stack: Stack, action_id: str) -> None:
+    time.sleep(0.3)
+    assert approval_row(action_id)["status"] == "pending"
+    assert stack.decided_events(action_id) == []
+    assert stack.slack.ephemerals == []
+    assert [u for u in stack.slack.updates if u.get("ts") == approval_row(action_id)["slack_ts"]] == []
+
+
+def test_ack_does_not_wait_for_slow_slack_or_database_work(stack: Stack) -> None:
+    """The acknowledgement goes out before the decision work: a Slack API that takes 4 s to
+    answer chat.update does not hold the HTTP answer to Slack (3 s limit)."""
+    action_id = stack.new_request()
+    stack.request_approval(action_id)
+    stack.slack.slow_next("chat.update", 4.0)
+    started = time.monotonic()
+    response = stack.click(action_id)
+    elapsed = time.monotonic() - started
+    assert response.status_code == 200
+    assert elapsed < 1.0, f"ack took {elapsed:.2f}s"
+    eventually(lambda: stack.decided_events(action_id), what="decision event")
+    eventually(lambda: finished_runs(stack, "request-approval"), timeout=20, what="run finished")
+
+
+def test_decision_survives_a_failed_event_send(clean_db: str, inngest: Any) -> None:
+    """Inngest unreachable at click time: the click still decides (row committed, message
+    redrawn); nothing is sent; the reconciler finds the row (tested end to end elsewhere)."""
+    from support import approvals
+
+    with approval_stack(clean_db, inngest, INNGEST_EVENT_API_BASE_URL="http://127.0.0.1:9") as s:
+        action_id = s.new_request()
+        s.inngest.send(s.request_event(action_id))  # straight into the double
+        s.inngest.wait_idle()
+        assert s.click(action_id).status_code == 200
+        eventually(lambda: approval_row(action_id)["status"] == "approved", what="decided")
+        eventually(lambda: "Approved by" in str(s.message(action_id)["blocks"]), what="redrawn")
+        assert s.decided_events(action_id) == []
+        import datetime as dt
+
+        later = approvals.unresolved_decisions(dt.timedelta(0), now=approvals.utcnow()
+                                               + dt.timedelta(seconds=1))
+        assert [r.action_id for r in later] == [action_id]
+
+
+def test_edit_then_submit_approves_with_the_smaller_amount(stack: Stack) -> None:
+    action_id = stack.new_request()
+    stack.request_approval(action_id)
+    stack.click(action_id, "edit_action")
+    [opened] = eventually(lambda: stack.slack.views_opened, what="edit modal")
+    assert opened["view"]["callback_id"] == "edit_action_submit"
+
+    bad = stack.submit_edit(action_id, "12.50", None)
+    assert bad.json()["response_action"] == "errors" and "amount" in bad.json()["errors"]
+    too_much = stack.submit_edit(action_id, "9999", None)  # format ok; the server refuses
+    assert too_much.status_code == 200
+    eventually(lambda: stack.slack.ephemerals, what="refusal of the amount")
+    assert "may not exceed" in stack.slack.ephemerals[0]["text"]
+    assert approval_row(action_id)["status"] == "pending"
+
+    assert stack.submit_edit(action_id, "2000", "Refunded $20.").status_code == 200
+    [run] = eventually(lambda: finished_runs(stack, "request-approval"), what="run finished")
+    assert run.output["execution"] == "succeeded"
+    [refund] = stack.integration.refunds
+    assert refund["amount"] == 2000
+    row = approval_row(action_id)
+    assert row["edits"] == {"parameters": {"amount": 2000}, "draftBody": "Refunded $20."}
+    edited = next(a for a in audit_rows(action_id) if a["event"] == "approval.edited")
+    assert edited["actor"] == APPROVERS[0]
+    assert "with edits (amount → 2000" in str(stack.message(action_id)["blocks"])
+
+
+def test_app_home_lists_pending_requests_and_its_buttons_work(stack: Stack) -> None:
+    first = stack.new_request()
+    second = stack.new_request()
+    stack.request_approval(first)
+    stack.request_approval(second)
+    body, headers = signed_event(SLACK_SECRET, app_home_opened_event(APPROVERS[0], TEAM_ID))
+    response = httpx.post(stack.server.url + "/slack/events", content=body, headers=headers)
+    assert response.status_code == 200
+    [published] = eventually(lambda: stack.slack.views_published, what="home published")
+    assert published["user_id"] == APPROVERS[0]
+    text = str(published["view"])
+    assert text.index(first) < text.index(second)
+
+    # A click on the Home tab: container "view", no channel.
+    from tests.fakes.slack import block_actions_payload, signed_interaction
+
+    payload = block_actions_payload("approve_action", first, user_id=APPROVERS[0],
+                                    team_id=TEAM_ID)
+    payload["container"] = {"type": "view", "view_id": "V0HOME"}
+    payload.pop("channel")
+    payload.pop("message")
+    body, headers = signed_interaction(SLACK_SECRET, payload)
+    assert httpx.post(stack.server.url + "/slack/events", content=body,
+                      headers=headers).status_code == 200
+    eventually(lambda: stack.decided_events(first), what="decision from App Home")
+    republished = eventually(lambda: len(stack.slack.views_published) == 2
+                             and stack.slack.views_published, what="home refreshed")
+    assert first not in str(republished[-1]["view"]["blocks"])
+    eventually(lambda: finished_runs(stack, "request-approval"), what="run finished")
