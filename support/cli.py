@@ -1,14 +1,19 @@
-"""CLI commands: ``flask --app app db upgrade``, ``apps add|list``, ``inngest sync``."""
+"""CLI commands: ``flask --app app db upgrade``, ``apps add|list``, ``inngest sync``, ``doctor``,
+``audit``."""
 
 from __future__ import annotations
 
+import json
+
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
+from sqlalchemy import select
 
 from support import apps as app_registry
-from support import inngest_sync
+from support import db, doctor, inngest_sync
 from support.config import Config
+from support.db.models import AuditLog
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 apps_cli = AppGroup("apps", help="Register the product apps whose Front inboxes we work.")
@@ -91,7 +96,49 @@ def inngest_sync_command(url: str | None) -> None:
     click.echo(message)
 
 
+@click.command("audit")
+@click.option("--action", "action_id", default=None, help="an action id (act_...)")
+@click.option("--conversation", "conversation_id", default=None, help="a Front conversation id")
+@click.option("--limit", default=200, show_default=True, help="most rows shown (the newest)")
+@with_appcontext
+def audit_command(action_id: str | None, conversation_id: str | None, limit: int) -> None:
+    """Print the audit trail of an action or a conversation, oldest first."""
+    if not action_id and not conversation_id:
+        raise click.UsageError("give --action act_... or --conversation cnv_...")
+    query = select(AuditLog).order_by(AuditLog.id.desc()).limit(limit)
+    if action_id:
+        query = query.where(AuditLog.action_id == action_id)
+    if conversation_id:
+        query = query.where(AuditLog.conversation_id == conversation_id)
+    with db.session() as s:
+        rows = list(reversed(list(s.scalars(query))))
+    if not rows:
+        click.echo("no audit rows match")
+        return
+    for row in rows:
+        detail = json.dumps(row.detail, sort_keys=True, default=str) if row.detail else ""
+        click.echo(
+            f"{row.created_at:%Y-%m-%d %H:%M:%S}  {row.event:<20} {row.actor:<14} "
+            f"{row.action_id or '-'}  {row.conversation_id or '-'}  {detail}".rstrip()
+        )
+
+
+@click.command("doctor")
+@with_appcontext
+def doctor_command() -> None:
+    """Check the configuration and reach every outside service; exit 1 when a check fails."""
+    # Absent when app.py built the doctor-only app because the configuration does not load:
+    # doctor then reads the environment itself and reports each problem.
+    config: Config | None = current_app.extensions.get("support.config")
+    report = doctor.run(config)
+    click.echo(report.render())
+    if report.failed:
+        raise SystemExit(report.exit_code)
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(apps_cli)
     app.cli.add_command(inngest_cli)
+    app.cli.add_command(doctor_command)
+    app.cli.add_command(audit_command)

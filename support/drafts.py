@@ -37,7 +37,8 @@ _md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": 
 
 
 def to_html(markdown: str) -> str:
-    return _md.render(markdown).strip()
+    html: str = _md.render(markdown)
+    return html.strip()
 
 
 def to_json(row: Draft) -> dict[str, Any]:

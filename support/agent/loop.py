@@ -74,12 +74,34 @@ def run(
         raise AgentConfigError("ANTHROPIC_API_KEY is not set: the agent cannot run")
     import anthropic  # deferred: ~1 s of import time, paid only where the agent runs
 
-    client = anthropic.Anthropic(
+    with anthropic.Anthropic(
         api_key=config.anthropic_api_key,
         base_url=config.anthropic_base_url or None,
         max_retries=MAX_RETRIES,
         timeout=TIMEOUT_SECONDS,
-    )
+    ) as client:
+        return _loop(
+            client,
+            anthropic,
+            context,
+            config,
+            app_name,
+            approval_required,
+            integration,
+            extra_instructions,
+        )
+
+
+def _loop(
+    client: Any,
+    anthropic: Any,
+    context: dict[str, Any],
+    config: Config,
+    app_name: str,
+    approval_required: list[str] | None,
+    integration: IntegrationClient | None,
+    extra_instructions: str | None,
+) -> AgentResult:
     system = SYSTEM_PROMPT.format(app_name=app_name)
     if extra_instructions:
         system += "\n\n" + extra_instructions
@@ -98,8 +120,8 @@ def run(
                 model=config.anthropic_model,
                 max_tokens=config.agent_max_tokens,
                 system=system,
-                tools=tools.TOOLS,  # type: ignore[arg-type]
-                messages=messages,  # type: ignore[arg-type]
+                tools=tools.TOOLS,
+                messages=messages,
             )
         except (anthropic.AuthenticationError, anthropic.PermissionDeniedError) as exc:
             raise AgentConfigError(

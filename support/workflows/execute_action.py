@@ -27,7 +27,8 @@ from support.config import current
 from support.events import ACTION_ID_FIELD, ExecuteActionRequested
 from support.front import FrontClient, FrontError
 from support.inngest_client import definitions
-from support.workflows.inbound_steps import front_call_failed
+from support.integrations import IntegrationAuthError, IntegrationRejected
+from support.workflows.inbound_steps import front_call_failed, integration_for, load_app
 from support.workflows.process_refund import process_refund
 
 
@@ -39,8 +40,10 @@ def run_action(action: dict[str, Any]) -> dict[str, Any]:
     try:
         with FrontClient.from_config(current()) as front:
             if action["type"] == "escalate":
-                note = (f"Escalated by the support agent ({params.get('urgency', 'normal')}): "
-                        f"{params.get('reason', '')}")
+                note = (
+                    f"Escalated by the support agent ({params.get('urgency', 'normal')}): "
+                    f"{params.get('reason', '')}"
+                )
                 return {"commentId": front.comment(conversation_id, note)}
             if action["type"] == "assign_to_instructor":
                 note = f"For the instructor: {params.get('reason', '')}"
@@ -50,8 +53,6 @@ def run_action(action: dict[str, Any]) -> dict[str, Any]:
                     result["assigneeId"] = params["assignee_id"]
                 return result
             if action["type"] == "transfer":
-                from support.workflows.inbound_steps import integration_for, load_app
-
                 client = integration_for(load_app(int(action["appId"])))
                 return client.transfer_purchase(
                     purchase_id=str(params["purchase_id"]),
@@ -63,10 +64,10 @@ def run_action(action: dict[str, Any]) -> dict[str, Any]:
         if exc.status is not None and 400 <= exc.status < 500:
             return {"error": str(exc)}
         raise
+    except (IntegrationRejected, IntegrationAuthError) as exc:
+        return {"error": str(exc)}
     except KeyError as exc:
         return {"error": f"missing parameter {exc}"}
-    from support.integrations import IntegrationRejected  # noqa: F401 - documented below
-
     return {"error": f"unknown action type {action['type']!r}"}
 
 
@@ -95,17 +96,27 @@ def execute_action(ctx: inngest.ContextSync) -> dict[str, Any]:
     try:
         action_id = ExecuteActionRequested.parse(ctx.event.data).action_id
     except pydantic.ValidationError as exc:
-        raise inngest.NonRetriableError(f"bad {ExecuteActionRequested.NAME} payload: {exc}") from exc
+        raise inngest.NonRetriableError(
+            f"bad {ExecuteActionRequested.NAME} payload: {exc}"
+        ) from exc
 
     claim = ctx.step.run("claim-action", actions.claim, action_id)
     if not claim["claimed"]:
         ctx.logger.info("action.not_claimed action_id=%s reason=%s", action_id, claim["reason"])
         recorded = claim["action"]
         if recorded["status"] == "succeeded":
-            return {ACTION_ID_FIELD: action_id, "status": "succeeded",
-                    "result": recorded["result"], "error": None}
-        return {ACTION_ID_FIELD: action_id, "status": "failed", "result": None,
-                "error": recorded["error"] or f"not executed: {claim['reason']}"}
+            return {
+                ACTION_ID_FIELD: action_id,
+                "status": "succeeded",
+                "result": recorded["result"],
+                "error": None,
+            }
+        return {
+            ACTION_ID_FIELD: action_id,
+            "status": "failed",
+            "result": None,
+            "error": recorded["error"] or f"not executed: {claim['reason']}",
+        }
 
     action = claim["action"]
     error: str | None = None

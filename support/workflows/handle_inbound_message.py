@@ -45,8 +45,9 @@ def handle_inbound_message(ctx: inngest.ContextSync) -> dict[str, Any]:
     context = ctx.step.run("gather-context", steps.gather_context, event)
     rules = ctx.step.run("check-rules", steps.check_rules, context)
     if rules["stop"]:
-        ctx.logger.info("inbound.stopped conversation_id=%s reason=%s",
-                        event.conversation_id, rules["reason"])
+        ctx.logger.info(
+            "inbound.stopped conversation_id=%s reason=%s", event.conversation_id, rules["reason"]
+        )
         return {"outcome": "skipped", "reason": rules["reason"]}
 
     decision = ctx.step.run("agent-reasoning", steps.agent_reasoning, context)
@@ -56,12 +57,12 @@ def handle_inbound_message(ctx: inngest.ContextSync) -> dict[str, Any]:
     if proposed and proposed.get("requiresApproval", True):
         action = ctx.step.run("create-action", steps.create_action, ctx.run_id, context, decision)
         request = ApprovalRequested(
-            actionId=action[ACTION_ID_FIELD],
-            conversationId=event.conversation_id,
-            appId=event.app_id,
+            action_id=action[ACTION_ID_FIELD],
+            conversation_id=event.conversation_id,
+            app_id=event.app_id,
             action=ProposedAction(type=action["type"], parameters=action["parameters"]),
-            agentReasoning=decision.get("reasoning") or "",
-            customerEmail=context.get("customerEmail"),
+            agent_reasoning=decision.get("reasoning") or "",
+            customer_email=context.get("customerEmail"),
         )
         ctx.step.send_event(
             "request-approval",
@@ -72,21 +73,30 @@ def handle_inbound_message(ctx: inngest.ContextSync) -> dict[str, Any]:
     if proposed:
         action = ctx.step.run("create-action", steps.create_action, ctx.run_id, context, decision)
         result = ctx.step.invoke(
-            "execute-action", function=execute_action, data={ACTION_ID_FIELD: action[ACTION_ID_FIELD]}
+            "execute-action",
+            function=execute_action,
+            data={ACTION_ID_FIELD: action[ACTION_ID_FIELD]},
         )
-        out = {**out, "outcome": "action_executed", "actionId": action[ACTION_ID_FIELD],
-               "execution": result}
+        out = {
+            **out,
+            "outcome": "action_executed",
+            "actionId": action[ACTION_ID_FIELD],
+            "execution": result,
+        }
 
     if decision.get("draftBody"):
         draft = ctx.step.run("create-draft", steps.create_draft, context, decision)
-        out = {**out, "outcome": out["outcome"] if proposed else "drafted",
-               "frontDraftId": draft["frontDraftId"]}
+        out = {
+            **out,
+            "outcome": out["outcome"] if proposed else "drafted",
+            "frontDraftId": draft["frontDraftId"],
+        }
         gate = ctx.step.run("auto-send-gate", steps.auto_send_gate, context, decision)
         if gate["allowed"]:
             ctx.step.send_event(
                 "schedule-auto-send",
                 AutoSendRequested(
-                    conversationId=event.conversation_id, draftKey=draft["key"]
+                    conversation_id=event.conversation_id, draft_key=draft["key"]
                 ).to_event(event_id=f"auto-send-{draft['key']}"),
             )
             out["autoSend"] = True

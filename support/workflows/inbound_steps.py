@@ -30,9 +30,27 @@ NOREPLY = re.compile(
 )
 ACKNOWLEDGEMENTS = frozenset(
     {
-        "thanks", "thank you", "thanks a lot", "thank you so much", "many thanks", "thx", "ty",
-        "ok", "okay", "k", "got it", "great", "perfect", "cheers", "awesome", "ok thanks",
-        "ok thank you", "great thanks", "thanks again", "noted", "sounds good",
+        "thanks",
+        "thank you",
+        "thanks a lot",
+        "thank you so much",
+        "many thanks",
+        "thx",
+        "ty",
+        "ok",
+        "okay",
+        "k",
+        "got it",
+        "great",
+        "perfect",
+        "cheers",
+        "awesome",
+        "ok thanks",
+        "ok thank you",
+        "great thanks",
+        "thanks again",
+        "noted",
+        "sounds good",
     }
 )
 
@@ -119,7 +137,9 @@ def gather_context(event: InboundReceived) -> dict[str, Any]:
     }
     if degraded:
         audit.append(
-            "context.degraded", actor="agent", conversation_id=event.conversation_id,
+            "context.degraded",
+            actor="agent",
+            conversation_id=event.conversation_id,
             detail={"reasons": degraded, "messageId": event.message_id},
         )
     return context
@@ -147,7 +167,9 @@ def check_rules(context: dict[str, Any]) -> dict[str, Any]:
     reason = rule_violation(context)
     if reason:
         audit.append(
-            "inbound.skipped", actor="rules", conversation_id=context["conversationId"],
+            "inbound.skipped",
+            actor="rules",
+            conversation_id=context["conversationId"],
             detail={"reason": reason, "messageId": context["messageId"]},
         )
     return {"stop": reason is not None, "reason": reason}
@@ -172,9 +194,7 @@ def agent_reasoning(context: dict[str, Any]) -> dict[str, Any]:
     return result.to_json()
 
 
-def create_action(
-    run_id: str, context: dict[str, Any], decision: dict[str, Any]
-) -> dict[str, Any]:
+def create_action(run_id: str, context: dict[str, Any], decision: dict[str, Any]) -> dict[str, Any]:
     proposed = decision["action"]
     return actions.create(
         action_id=actions.action_id_for(f"inbound:{run_id}"),

@@ -19,19 +19,18 @@ import pydantic
 from pydantic import Field
 
 from support import actions
-from support.events import ACTION_ID_FIELD, EventData, RefundCompleted
+from support.events import EventData, RefundCompleted
 from support.inngest_client import definitions
 from support.integrations import IntegrationAuthError, IntegrationRejected
+from support.workflows.inbound_steps import integration_for, load_app
 
 
 class ProcessRefundRequested(EventData):
     NAME: ClassVar[str] = "support/refund.process"
-    action_id: str = Field(alias=ACTION_ID_FIELD, min_length=1)
+    action_id: str = Field(min_length=1)
 
 
 def revoke_access(action_id: str) -> dict[str, Any]:
-    from support.workflows.inbound_steps import integration_for, load_app
-
     action = actions.effective(action_id)
     if action["type"] != "refund":
         raise inngest.NonRetriableError(f"action {action_id} is a {action['type']}, not a refund")
@@ -72,11 +71,11 @@ def process_refund(ctx: inngest.ContextSync) -> dict[str, Any]:
 
     refund = ctx.step.run("revoke-access", revoke_access, action_id)
     completed = RefundCompleted(
-        actionId=action_id,
-        refundId=refund["refundId"],
+        action_id=action_id,
+        refund_id=refund["refundId"],
         amount=refund["amount"],
         currency=refund["currency"],
-        conversationId=refund["conversationId"],
+        conversation_id=refund["conversationId"],
     )
     ctx.step.send_event(
         "send-refund-completed", completed.to_event(event_id=f"refund-completed-{action_id}")

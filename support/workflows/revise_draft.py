@@ -1,0 +1,120 @@
+"""``revise-draft``: after a rejection, a new Front draft that takes the approver's reason into account.
+
+Trigger ``support/draft.revise`` (``events.DraftRevisionRequested``: ``{actionId, reason}``), invoked
+by the approval flow. Steps: ``revise-with-agent`` (the model gets the conversation, the rejected
+proposal, the previous draft and the reason; it may only write a reply, proposals are ignored) ->
+``create-draft`` (once per action: key ``revise:<action id>``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import inngest
+import pydantic
+
+from support import actions, audit, drafts
+from support import agent as agent_module
+from support.config import current
+from support.events import ACTION_ID_FIELD, DraftRevisionRequested
+from support.front import FrontClient, FrontError
+from support.inngest_client import definitions
+from support.workflows.inbound_steps import front_call_failed, integration_for, load_app
+
+INSTRUCTIONS = (
+    "A person REJECTED the action you proposed earlier ({type} {parameters}) with this reason: "
+    '"{reason}". Do not propose that action again. Write a revised reply with draft_response '
+    "that takes the reason into account."
+)
+
+
+def revise_with_agent(action_id: str, reason: str) -> dict[str, Any]:
+    action = actions.effective(action_id)
+    app = load_app(int(action["appId"]))
+    context: dict[str, Any] = {
+        "conversationId": action["conversationId"],
+        "customerEmail": action["customerEmail"],
+        "rejectedAction": {"type": action["type"], "parameters": action["parameters"]},
+        "rejectionReason": reason,
+        "previousReasoning": action["reasoning"],
+        "previousDraft": action["draftBody"],
+    }
+    try:
+        with FrontClient.from_config(current()) as front:
+            recent = front.conversation_messages(action["conversationId"], limit=10)
+        context["history"] = [m.to_json() for m in reversed(recent)]
+    except FrontError as exc:
+        front_call_failed(exc)
+        context["degradedReasons"] = [f"front: {exc}"]
+    try:
+        result = agent_module.run(
+            context,
+            config=current(),
+            app_name=app.name,
+            approval_required=app.approval_required,
+            integration=integration_for(app),
+            extra_instructions=INSTRUCTIONS.format(
+                type=action["type"], parameters=action["parameters"], reason=reason
+            ),
+        )
+    except agent_module.AgentUnavailable:
+        raise
+    except agent_module.AgentError as exc:
+        raise inngest.NonRetriableError(str(exc)) from exc
+    if not result.draft_body:
+        raise inngest.NonRetriableError(f"the agent wrote no revised draft for {action_id}")
+    return {
+        "draftBody": result.draft_body,
+        "reasoning": result.reasoning,
+        "conversationId": action["conversationId"],
+        "appId": action["appId"],
+    }
+
+
+def create_revised_draft(action_id: str, reason: str, revision: dict[str, Any]) -> dict[str, Any]:
+    try:
+        with FrontClient.from_config(current()) as front:
+            draft = drafts.create_once(
+                front,
+                key=f"revise:{action_id}",
+                conversation_id=revision["conversationId"],
+                body=revision["draftBody"],
+                app_id=int(revision["appId"]),
+                action_id=action_id,
+            )
+    except FrontError as exc:
+        front_call_failed(exc)
+        raise
+    audit.append(
+        "draft.revised",
+        actor="agent",
+        action_id=action_id,
+        conversation_id=revision["conversationId"],
+        detail={"reason": reason, "frontDraftId": draft["frontDraftId"]},
+    )
+    return draft
+
+
+@definitions.create_function(
+    fn_id="revise-draft",
+    trigger=inngest.TriggerEvent(event=DraftRevisionRequested.NAME),
+    retries=3,
+)
+def revise_draft(ctx: inngest.ContextSync) -> dict[str, Any]:
+    try:
+        request = DraftRevisionRequested.parse(ctx.event.data)
+    except pydantic.ValidationError as exc:
+        raise inngest.NonRetriableError(
+            f"bad {DraftRevisionRequested.NAME} payload: {exc}"
+        ) from exc
+    revision = ctx.step.run(
+        "revise-with-agent", revise_with_agent, request.action_id, request.reason
+    )
+    draft = ctx.step.run(
+        "create-draft", create_revised_draft, request.action_id, request.reason, revision
+    )
+    return {
+        ACTION_ID_FIELD: request.action_id,
+        "frontDraftId": draft["frontDraftId"],
+        "draftBody": revision["draftBody"],
+    }

@@ -1,0 +1,185 @@
+"""Front API client and the signed integration client against their loopback fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from support import drafts
+from support.front import (
+    FrontClient,
+    FrontConfigError,
+    FrontError,
+    FrontNotFound,
+    FrontRateLimited,
+    FrontUnavailable,
+)
+from support.integrations import (
+    IntegrationAuthError,
+    IntegrationClient,
+    IntegrationRejected,
+    IntegrationUnavailable,
+)
+from tests.fakes.front import FrontFake
+from tests.fakes.integration import IntegrationFake, verify_signature
+
+TOKEN = "front-token"
+
+
+@pytest.fixture
+def front() -> Iterator[FrontFake]:
+    with FrontFake(token=TOKEN) as fake:
+        fake.add_inbox("inb_1", ["cha_1"])
+        fake.add_conversation(
+            "cnv_1",
+            "inb_1",
+            "Help",
+            [
+                {"message_id": f"msg_{i}", "text": f"message {i}", "reply_to": "r@example.com"}
+                for i in range(5)
+            ],
+        )
+        yield fake
+
+
+def client(front: FrontFake, token: str = TOKEN) -> FrontClient:
+    return FrontClient(token, front.url, timeout=2)
+
+
+def test_reads_message_history_with_pagination_and_channel(front: FrontFake) -> None:
+    with client(front) as c:
+        m = c.get_message("msg_0")
+        assert m.text == "message 0" and m.customer_email == "r@example.com" and m.is_inbound
+        history = c.conversation_messages("cnv_1", limit=4)
+        assert [h.id for h in history] == ["msg_4", "msg_3", "msg_2", "msg_1"]
+        assert c.channel_for("cnv_1") == "cha_1"
+    limits = [r.query.get("limit") for r in front.calls("GET /conversations/cnv_1/messages")]
+    assert limits == ["4"]
+
+
+def test_pagination_follows_next(front: FrontFake) -> None:
+    with client(front) as c:
+        history = c.conversation_messages("cnv_1", limit=5)
+    assert len(history) == 5
+
+
+def test_writes_draft_comment_assign_reply(front: FrontFake) -> None:
+    with client(front) as c:
+        draft_id = c.create_draft("cnv_1", body_html="<p>Hi</p>", channel_id="cha_1")
+        c.comment("cnv_1", "note")
+        c.assign("cnv_1", "tea_1")
+        uid = c.send_reply("cnv_1", body_html="<p>Bye</p>")
+    assert front.drafts[0]["draft"]["id"] == draft_id
+    assert front.comments[0]["request"]["body"] == "note"
+    assert front.assignments == [{"conversation_id": "cnv_1", "assignee_id": "tea_1"}]
+    assert front.sent[0]["message_uid"] == uid
+
+
+@pytest.mark.parametrize(
+    "status,error",
+    [
+        (401, FrontConfigError),
+        (403, FrontConfigError),
+        (404, FrontNotFound),
+        (500, FrontUnavailable),
+        (503, FrontUnavailable),
+        (400, FrontError),
+    ],
+)
+def test_errors_are_typed(front: FrontFake, status: int, error: type[Exception]) -> None:
+    front.fail_next("GET /messages/*", status)
+    with client(front) as c, pytest.raises(error) as info:
+        c.get_message("msg_0")
+    if status in (401, 403):
+        assert "FRONT_API_TOKEN" in str(info.value)
+
+
+def test_wrong_token_names_the_variable(front: FrontFake) -> None:
+    with client(front, "bad") as c, pytest.raises(FrontConfigError, match="FRONT_API_TOKEN"):
+        c.get_message("msg_0")
+    with pytest.raises(FrontConfigError, match="FRONT_API_TOKEN"):
+        FrontClient(None, front.url)
+
+
+def test_429_carries_retry_after(front: FrontFake) -> None:
+    front.rate_limit_next("*", retry_after=7)
+    with client(front) as c, pytest.raises(FrontRateLimited) as info:
+        c.conversation_messages("cnv_1")
+    assert info.value.retry_after == 7
+
+
+def test_timeout_is_unavailable(front: FrontFake) -> None:
+    front.slow_next("GET /messages/*", 1.0)
+    with FrontClient(TOKEN, front.url, timeout=0.2) as c, pytest.raises(FrontUnavailable):
+        c.get_message("msg_0")
+
+
+def test_bad_shapes_give_clear_errors(front: FrontFake) -> None:
+    front.fail_next("GET /messages/*", 200, body={"id": "msg_0", "created_at": "yesterday"})
+    with client(front) as c, pytest.raises(FrontError, match="created_at is not a number"):
+        c.get_message("msg_0")
+    front.fail_next("GET /conversations/*/messages", 200, body={"_results": "nope"})
+    with client(front) as c, pytest.raises(FrontError, match="_results is not a list"):
+        c.conversation_messages("cnv_1")
+    front.fail_next("POST /conversations/*/drafts", 200, body=["not", "an", "object"])
+    with client(front) as c, pytest.raises(FrontError, match="draft is not an object"):
+        c.create_draft("cnv_1", body_html="x", channel_id="cha_1")
+
+
+def test_merged_conversation_is_followed(front: FrontFake) -> None:
+    front.add_conversation("cnv_2", "inb_1", "Other", [{"message_id": "msg_x", "text": "x"}])
+    front.merge_conversation("cnv_old", "cnv_2")
+    with client(front) as c:
+        assert [m.id for m in c.conversation_messages("cnv_old")] == ["msg_x"]
+
+
+def test_markdown_becomes_safe_html() -> None:
+    html = drafts.to_html("Hi **there**\n\n- one\n- two\n\n<script>alert(1)</script>")
+    assert "<strong>there</strong>" in html and "<li>one</li>" in html
+    assert "<script>" not in html
+
+
+# -- integration client --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def integration() -> Iterator[IntegrationFake]:
+    with IntegrationFake(secret="integration-secret") as fake:
+        yield fake
+
+
+def test_signed_calls_verified_by_the_fake(integration: IntegrationFake) -> None:
+    user = integration.add_user("a@example.com")
+    purchase = integration.add_purchase(user["id"])
+    c = IntegrationClient(integration.url, "integration-secret")
+    assert c.lookup_user("a@example.com")["id"] == user["id"]
+    assert c.lookup_user("nobody@example.com") is None
+    assert [p["id"] for p in c.get_purchases(user["id"])] == [purchase["id"]]
+    refund = c.revoke_access(
+        purchase_id=purchase["id"], reason="dup", amount=None, idempotency_key="act_1"
+    )
+    again = c.revoke_access(
+        purchase_id=purchase["id"], reason="dup", amount=None, idempotency_key="act_1"
+    )
+    assert refund == again and len(integration.refunds) == 1
+    req = integration.calls("revoke-access")[0]
+    assert req.header("Idempotency-Key") == "act_1"
+    assert verify_signature("integration-secret", req.header("X-Support-Signature"), req.body)
+    assert integration.calls("lookup-user")[0].header("Idempotency-Key") is None
+
+
+def test_integration_errors_are_typed(integration: IntegrationFake) -> None:
+    with pytest.raises(IntegrationAuthError, match="secret"):
+        IntegrationClient(integration.url, "wrong-secret").lookup_user("a@example.com")
+    c = IntegrationClient(integration.url, "integration-secret", timeout=0.3)
+    with pytest.raises(IntegrationRejected, match="purchase not found"):
+        c.revoke_access(purchase_id="pur_x", reason="r", amount=None, idempotency_key="act_2")
+    integration.fail_next("lookup-user", 503)
+    with pytest.raises(IntegrationUnavailable):
+        c.lookup_user("a@example.com")
+    integration.slow_next("lookup-user", 1.0)
+    with pytest.raises(IntegrationUnavailable, match="timed out"):
+        c.lookup_user("a@example.com")
+    with pytest.raises(ValueError, match="idempotency key"):
+        c.call("revoke-access", {"purchase_id": "p", "reason": "r"})

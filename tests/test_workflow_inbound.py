@@ -1,0 +1,542 @@
+"""handle-inbound-message, execute-action and process-refund over real HTTP (SQLite and MariaDB).
+
+The Flask app is served for real, synced to the Inngest double; Front, Anthropic and the product
+app's integration API are loopback fakes. Nothing of ours is patched except the integration client's
+timeout (shortened so a "timed out after the integration applied it" case takes a second).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from support import apps, integrations
+from support.events import ACTION_ID_FIELD
+from tests.conftest import (
+    ANTHROPIC_KEY,
+    FRONT_SECRET,
+    FRONT_TOKEN,
+    INTEGRATION_SECRET,
+    SLACK_TOKEN,
+    base_settings,
+    serve_app,
+)
+from tests.fakes.anthropic import AnthropicFake
+from tests.fakes.front import FrontFake, inbound_event, signed_webhook
+from tests.fakes.http import Recorded, Reply
+from tests.fakes.inngest_double import hash_step_id
+from tests.fakes.integration import IntegrationFake
+from tests.fakes.slack import SlackFake
+from tests.support_server import LiveServer
+
+INBOX = "inb_acme"
+CUSTOMER = "jane@example.com"
+
+
+class FrontWithDraftList(FrontFake):
+    """FrontFake + ``GET /conversations/{id}/drafts`` (Front has it; the fake lacks it)."""
+
+    def handle(self, req: Recorded) -> Reply:
+        parts = req.path.strip("/").split("/")
+        if (
+            req.method == "GET"
+            and len(parts) == 3
+            and parts[0] == "conversations"
+            and parts[2] == "drafts"
+        ):
+            if req.header("authorization") != f"Bearer {self.token}":
+                return Reply(401, {"_error": {"status": 401}})
+            found = [
+                {k: v for k, v in d.items() if k != "_conversation_id"}
+                for d in self._draft_store.values()
+                if d["_conversation_id"] == parts[1]
+            ]
+            return Reply(200, {"_results": found, "_pagination": {"next": None}})
+        return super().handle(req)
+
+
+@dataclass
+class World:
+    server: LiveServer
+    inngest: Any
+    front: FrontWithDraftList
+    claude: AnthropicFake
+    integration: IntegrationFake
+    database_url: str
+    app_id: int
+
+    def deliver(
+        self,
+        event_id: str,
+        conversation: str,
+        message_id: str,
+        text: str,
+        sender: str = CUSTOMER,
+        subject: str = "Help",
+    ) -> None:
+        if conversation not in self.front._conversations:
+            self.front.add_conversation(conversation, INBOX, subject)
+        self.front.add_message(
+            conversation, message_id, text=text, from_email=sender, subject=subject
+        )
+        body, headers = signed_webhook(
+            FRONT_SECRET,
+            inbound_event(event_id, conversation, INBOX, message_id, sender, subject, text),
+        )
+        r = httpx.post(
+            self.server.url + "/webhooks/front", content=body, headers=headers, timeout=10
+        )
+        assert r.status_code == 200, r.text
+
+    def rows(self, table: str) -> list[dict[str, Any]]:
+        engine = sa.create_engine(self.database_url)
+        try:
+            with engine.connect() as conn:
+                return [dict(r._mapping) for r in conn.execute(sa.text(f"SELECT * FROM {table}"))]
+        finally:
+            engine.dispose()
+
+    def run(self, fn: str) -> Any:
+        runs = self.inngest.runs_for(fn)
+        assert len(runs) == 1, [(r.fn_id, r.status) for r in runs]
+        return runs[0]
+
+
+@pytest.fixture
+def world(clean_db: str, inngest: Any) -> Iterator[World]:
+    with (
+        FrontWithDraftList(token=FRONT_TOKEN) as front,
+        AnthropicFake(api_key=ANTHROPIC_KEY) as claude,
+        IntegrationFake(secret=INTEGRATION_SECRET) as integration,
+        SlackFake(token=SLACK_TOKEN) as slack,
+    ):
+        front.add_inbox(INBOX, ["cha_acme"])
+        server = serve_app(
+            base_settings(
+                clean_db,
+                INNGEST_BASE_URL=inngest.url,
+                FRONT_API_BASE_URL=front.url,
+                ANTHROPIC_BASE_URL=claude.url,
+                SLACK_API_BASE_URL=slack.url + "/api/",
+            )
+        )
+        try:
+            inngest.sync(server.url + "/api/inngest")
+            app = apps.add(
+                slug="acme",
+                name="Acme",
+                front_inbox_id=INBOX,
+                integration_base_url=integration.url,
+                integration_secret=INTEGRATION_SECRET,
+            )
+            yield World(server, inngest, front, claude, integration, clean_db, app.id)
+        finally:
+            server.stop()
+
+
+def replay(world: World, run: Any) -> Any:
+    """Call the function again with its full memo, as Inngest does: the output must not change
+    and no step may run again."""
+    fn = world.inngest.functions[run.fn_id]
+    body = {
+        "event": run.event,
+        "events": [run.event],
+        "steps": dict(run.steps),
+        "ctx": {
+            "run_id": run.run_id,
+            "attempt": 0,
+            "disable_immediate_execution": False,
+            "use_api": False,
+            "stack": {"stack": list(run.stack), "current": len(run.stack)},
+        },
+        "use_api": False,
+        "version": 1,
+    }
+    raw = json.dumps(body).encode()
+    r = httpx.post(
+        fn.call_url(None), content=raw, headers=world.inngest.engine.call_headers(raw), timeout=30
+    )
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def script_refund(world: World, purchase_id: str) -> None:
+    c = world.claude
+    c.reply_tool_use("lookup_user", {"email": CUSTOMER})
+    c.reply_tool_use("get_purchases", {"user_id": world.integration.user(CUSTOMER)["id"]})
+    c.reply_tool_use("process_refund", {"purchase_id": purchase_id, "reason": "charged twice"})
+    c.reply_tool_use("draft_response", {"body": "Hi Jane, **we are on it**.", "category": "refund"})
+    c.reply_text("The customer was charged twice; proposing a full refund.")
+
+
+def seed_customer(world: World) -> str:
+    user = world.integration.add_user(CUSTOMER)
+    return world.integration.add_purchase(user["id"], {"amount": 4900})["id"]
+
+
+def test_refund_request_ends_with_one_approval_request_and_one_action(world: World) -> None:
+    purchase_id = seed_customer(world)
+    script_refund(world, purchase_id)
+    world.deliver("evt_r1", "cnv_r1", "msg_r1", "I was charged twice, please refund me.")
+    world.inngest.wait_idle(30)
+
+    run = world.run("handle-inbound-message")
+    assert run.status == "completed", run.error
+    requested = world.inngest.events_named("support/approval.requested")
+    assert len(requested) == 1
+    data = requested[0]["data"]
+    action_id = data[ACTION_ID_FIELD]
+    assert action_id.startswith("act_") and requested[0]["id"] == f"approval-requested-{action_id}"
+    assert data["action"] == {
+        "type": "refund",
+        "parameters": {"purchase_id": purchase_id, "reason": "charged twice"},
+    }
+    assert data["conversationId"] == "cnv_r1" and data["customerEmail"] == CUSTOMER
+    assert "charged twice" in data["agentReasoning"]
+
+    [action] = world.rows("actions")
+    assert action["id"] == action_id and action["status"] == "pending_approval"
+    assert action["requires_approval"] and not action["context_degraded"]
+    [approval] = world.rows("approval_requests")
+    assert approval["id"] == action_id and approval["status"] == "pending"
+    assert world.front.drafts == []  # the reply waits for the decision
+    assert world.integration.refunds == []  # proposed only
+    assert world.claude.pending == 0
+    # the model saw the context and the tools; read-only tools ran against the integration
+    first = world.claude.bodies[0]
+    assert {t["name"] for t in first["tools"]} >= {
+        "lookup_user",
+        "process_refund",
+        "draft_response",
+    }
+    assert "I was charged twice" in first["messages"][0]["content"]
+    assert len(world.integration.calls("lookup-user")) == 2  # gather-context + the tool
+
+    # replay from the memo: same output, no second row, event or model call
+    calls_before = len(world.claude.requests)
+    assert replay(world, run) == run.output
+    assert len(world.rows("actions")) == 1
+    assert len(world.inngest.events_named("support/approval.requested")) == 1
+    assert len(world.claude.requests) == calls_before
+
+
+def test_plain_question_ends_with_one_draft_and_no_approval(world: World) -> None:
+    world.claude.reply_tool_use(
+        "draft_response",
+        {
+            "body": "Hi!\n\nYou can reset it under **Settings > Password**.",
+            "category": "how_to",
+            "confidence": 0.95,
+        },
+    )
+    world.claude.reply_text("Answered a how-to question.")
+    world.deliver("evt_q1", "cnv_q1", "msg_q1", "How do I change my password?")
+    world.inngest.wait_idle(30)
+
+    run = world.run("handle-inbound-message")
+    assert run.status == "completed", run.error
+    assert run.output["outcome"] == "drafted"
+    [draft] = world.front.drafts
+    assert draft["conversation_id"] == "cnv_q1" and draft["channel_id"] == "cha_acme"
+    assert "<strong>Settings &gt; Password</strong>" in draft["request"]["body"]
+    assert world.inngest.events_named("support/approval.requested") == []
+    assert world.rows("actions") == []
+    [row] = world.rows("drafts")
+    assert row["status"] == "created" and row["front_draft_id"] == draft["draft"]["id"]
+    assert world.inngest.events_named("support/draft.auto_send") == []  # no trust yet
+
+    assert replay(world, run) == run.output
+    assert len(world.front.drafts) == 1
+
+
+@pytest.mark.parametrize(
+    "sender", ["noreply@shop.example", "MAILER-DAEMON@mx.example", "do-not-reply@bank.example"]
+)
+def test_noreply_sender_ends_with_no_model_call(world: World, sender: str) -> None:
+    world.deliver("evt_n1", "cnv_n1", "msg_n1", "Your order has shipped", sender=sender)
+    world.inngest.wait_idle(30)
+    run = world.run("handle-inbound-message")
+    assert run.status == "completed", run.error
+    assert run.output["outcome"] == "skipped" and "automated" in run.output["reason"]
+    assert world.claude.requests == []
+    assert world.front.drafts == []
+    assert any(r["event"] == "inbound.skipped" for r in world.rows("audit_log"))
+
+
+def test_bare_thanks_is_not_answered(world: World) -> None:
+    world.deliver("evt_t1", "cnv_t1", "msg_t1", "Thanks!")
+    world.inngest.wait_idle(30)
+    assert world.run("handle-inbound-message").output["outcome"] == "skipped"
+    assert world.claude.requests == []
+
+
+def test_front_500_falls_back_to_webhook_data_and_marks_context_degraded(world: World) -> None:
+    purchase_id = seed_customer(world)
+    script_refund(world, purchase_id)
+    world.front.fail_next("GET /messages/*", 500)
+    world.deliver("evt_d1", "cnv_d1", "msg_d1", "I was charged twice, please refund me.")
+    world.inngest.wait_idle(30)
+    run = world.run("handle-inbound-message")
+    assert run.status == "completed", run.error
+    [action] = world.rows("actions")
+    assert action["context_degraded"]
+    degraded = [r for r in world.rows("audit_log") if r["event"] == "context.degraded"]
+    assert len(degraded) == 1
+    assert "I was charged twice" in world.claude.bodies[0]["messages"][0]["content"]
+
+
+def test_front_429_delays_the_step_by_retry_after_then_succeeds(world: World) -> None:
+    world.claude.reply_tool_use("draft_response", {"body": "Hello"})
+    world.claude.reply_text("done")
+    world.front.rate_limit_next("GET /messages/*", retry_after=2)
+    world.deliver("evt_l1", "cnv_l1", "msg_l1", "Where is my invoice?")
+    world.inngest.wait_idle(30)
+    run = world.run("handle-inbound-message")
+    assert run.status == "running"  # waiting for the retry-after
+    assert world.claude.requests == []
+    retry = [h for h in run.history if h.get("kind") == "retry"]
+    assert len(retry) == 1 and 1.0 <= retry[0]["delay"] <= 2.5
+    world.inngest.advance(3)
+    world.inngest.wait_idle(30)
+    run = world.run("handle-inbound-message")
+    assert run.status == "completed", run.error
+    assert len(world.front.drafts) == 1
+    assert not any(r["event"] == "context.degraded" for r in world.rows("audit_log"))
+
+
+def test_front_401_is_a_configuration_error_not_degraded(world: World) -> None:
+    world.front.fail_next("GET /messages/*", 401)
+    world.deliver("evt_a1", "cnv_a1", "msg_a1", "Hello?")
+    world.inngest.wait_idle(30)
+    run = world.run("handle-inbound-message")
+    assert run.status == "failed"
+    assert "FRONT_API_TOKEN" in json.dumps(run.error)
+    assert len([h for h in run.history if h.get("kind") == "call"]) == 1  # no retries
+    assert world.claude.requests == []
+
+
+def test_throttle_one_run_per_conversation_per_10_seconds(world: World) -> None:
+    world.claude.responder = lambda body: {
+        "content": [{"type": "text", "text": "nothing"}],
+        "stop_reason": "end_turn",
+    }
+    world.deliver("evt_h1", "cnv_h1", "msg_h1", "first question here")
+    world.inngest.clock.advance(1)
+    world.deliver("evt_h2", "cnv_h1", "msg_h2", "second question here")
+    world.deliver("evt_h3", "cnv_h2", "msg_h3", "another conversation")
+    world.inngest.wait_idle(30)
+    runs = world.inngest.runs_for("handle-inbound-message")
+    assert len(runs) == 3
+    by_event = {r.event["id"]: r for r in runs}
+    assert by_event["evt_h1"].status == "completed"
+    assert by_event["evt_h3"].status == "completed"  # other conversation: not delayed
+    assert by_event["evt_h2"].status == "queued"
+    world.inngest.advance(10)
+    runs = {r.event["id"]: r for r in world.inngest.runs_for("handle-inbound-message")}
+    assert runs["evt_h2"].status == "completed"
+    assert runs["evt_h2"].started_at - runs["evt_h1"].started_at == pytest.approx(10, abs=0.01)
+
+
+# -- execute-action / process-refund ---------------------------------------------------------------
+
+
+def propose_refund(world: World) -> tuple[str, str]:
+    purchase_id = seed_customer(world)
+    script_refund(world, purchase_id)
+    world.deliver("evt_x1", "cnv_x1", "msg_x1", "I was charged twice, please refund me.")
+    world.inngest.wait_idle(30)
+    [event] = world.inngest.events_named("support/approval.requested")
+    return event["data"][ACTION_ID_FIELD], purchase_id
+
+
+def approve(world: World, action_id: str, edits: dict[str, Any] | None = None) -> None:
+    engine = sa.create_engine(world.database_url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE approval_requests SET status='approved', decided_by='U0APPROVER1', "
+                "edits=:edits WHERE id=:id"
+            ),
+            {"id": action_id, "edits": json.dumps(edits) if edits else None},
+        )
+    engine.dispose()
+
+
+def execute(world: World, action_id: str) -> Any:
+    world.inngest.send({"name": "support/action.execute", "data": {ACTION_ID_FIELD: action_id}})
+    world.inngest.wait_idle(30)
+    return [
+        r
+        for r in world.inngest.runs_for("execute-action")
+        if r.event["data"][ACTION_ID_FIELD] == action_id
+    ]
+
+
+def test_approved_refund_runs_once_with_the_action_id_as_idempotency_key(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    action_id, purchase_id = propose_refund(world)
+    approve(world, action_id, {"parameters": {"amount": 2500}, "draftBody": "Refunded **25.00**."})
+    # the integration applies the refund but answers after the client gave up: the step retries
+    monkeypatch.setattr(integrations, "TIMEOUT_SECONDS", 0.5)
+    world.integration.fail_after_apply("revoke-access", delay=1.5)
+
+    [run] = execute(world, action_id)
+    assert run.status == "completed", run.error
+    assert run.output == {
+        ACTION_ID_FIELD: action_id,
+        "status": "succeeded",
+        "error": None,
+        "result": run.output["result"],
+    }
+    assert run.output["result"]["refundId"].startswith("re_")
+
+    attempts = world.integration.calls("revoke-access")
+    assert len(attempts) == 2  # the timed-out call and its retry
+    assert {a.header("Idempotency-Key") for a in attempts} == {action_id}
+    [refund] = world.integration.refunds  # applied exactly once
+    assert refund["idempotency_key"] == action_id and refund["amount"] == 2500
+
+    [completed] = world.inngest.events_named("stripe/refund.completed")
+    assert completed["id"] == f"refund-completed-{action_id}"
+    assert completed["data"][ACTION_ID_FIELD] == action_id
+    assert completed["data"]["refundId"] == run.output["result"]["refundId"]
+    [child] = world.inngest.runs_for("process-refund")
+    assert child.status == "completed"
+
+    [action] = [a for a in world.rows("actions") if a["id"] == action_id]
+    assert action["status"] == "succeeded" and action["executed_at"] is not None
+    [draft] = world.front.drafts  # the reply, with the approver's edit
+    assert "<strong>25.00</strong>" in draft["request"]["body"]
+
+    # a second execution request claims nothing and reports the recorded outcome
+    second = execute(world, action_id)[-1]
+    assert second.output["status"] == "succeeded"
+    assert len(world.integration.refunds) == 1
+    assert len(world.integration.calls("revoke-access")) == 2
+    # replays of both functions change nothing
+    assert replay(world, run) == run.output
+    assert replay(world, child) == child.output
+    assert len(world.inngest.events_named("stripe/refund.completed")) == 1
+    assert len(world.front.drafts) == 1
+
+
+def test_unapproved_action_is_not_executed(world: World) -> None:
+    action_id, _ = propose_refund(world)
+    [run] = execute(world, action_id)
+    assert run.output["status"] == "failed" and "not approved" in run.output["error"]
+    assert world.integration.calls("revoke-access") == []
+    [action] = world.rows("actions")
+    assert action["status"] == "pending_approval" and action["executed_at"] is None
+
+
+def test_refused_refund_leaves_the_action_failed_with_its_error(world: World) -> None:
+    action_id, purchase_id = propose_refund(world)
+    approve(world, action_id, {"parameters": {"amount": 999999}})  # above the price: 400
+    [run] = execute(world, action_id)
+    assert run.output["status"] == "failed"
+    assert "invalid amount" in run.output["error"]
+    [child] = world.inngest.runs_for("process-refund")
+    assert child.status == "failed"
+    assert len(world.integration.calls("revoke-access")) == 1  # not retried: refused
+    [action] = world.rows("actions")
+    assert action["status"] == "failed" and "invalid amount" in action["error"]
+    assert world.inngest.events_named("stripe/refund.completed") == []
+    assert world.front.drafts == []  # no "your refund is done" reply
+
+
+def test_create_draft_retried_after_front_accepted_writes_one_draft(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from support import front as front_module
+
+    monkeypatch.setattr(front_module, "TIMEOUT_SECONDS", 0.5)
+    world.front.slow_next("POST /conversations/*/drafts", 1.5)  # applied, answer too late
+    world.claude.reply_tool_use("draft_response", {"body": "Here is how."})
+    world.claude.reply_text("done")
+    world.deliver("evt_s1", "cnv_s1", "msg_s1", "How do I export my data?")
+    world.inngest.wait_idle(30)
+    run = world.run("handle-inbound-message")
+    assert run.status == "completed", run.error
+    assert len(world.front.calls("POST /conversations/*/drafts")) == 1
+    assert len(world.front.drafts) == 1
+    assert run.output["frontDraftId"] == world.front.drafts[0]["draft"]["id"]
+    assert hash_step_id("create-draft") in run.steps
+
+
+# -- auto-send ---------------------------------------------------------------------------------------
+
+
+def trust(world: World, category: str = "how_to") -> None:
+    engine = sa.create_engine(world.database_url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE apps SET auto_send_enabled = :on WHERE id = :id"),
+            {"on": True, "id": world.app_id},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO trust_scores (app_id, category, score, samples, updated_at) "
+                "VALUES (:a, :c, 0.95, 80, CURRENT_TIMESTAMP)"
+            ),
+            {"a": world.app_id, "c": category},
+        )
+    engine.dispose()
+
+
+def script_confident_answer(world: World) -> None:
+    world.claude.reply_tool_use(
+        "draft_response", {"body": "Use **Export**.", "category": "how_to", "confidence": 0.97}
+    )
+    world.claude.reply_text("done")
+
+
+def test_trusted_draft_is_sent_after_five_minutes(world: World) -> None:
+    trust(world)
+    script_confident_answer(world)
+    world.deliver("evt_as1", "cnv_as1", "msg_as1", "How do I export my data?")
+    world.inngest.wait_idle(30)
+    [scheduled] = world.inngest.events_named("support/draft.auto_send")
+    assert scheduled["data"]["conversationId"] == "cnv_as1"
+    run = world.run("auto-send-draft")
+    assert run.status == "sleeping" and world.front.sent == []
+    world.inngest.advance(299)
+    assert world.front.sent == []
+    world.inngest.advance(2)
+    run = world.run("auto-send-draft")
+    assert run.status == "completed", run.error
+    [sent] = world.front.sent
+    assert "<strong>Export</strong>" in sent["request"]["body"]
+    assert world.front.deleted_drafts == [world.front.drafts[0]["draft"]["id"]]
+    assert [r["status"] for r in world.rows("drafts")] == ["sent"]
+
+
+def test_new_customer_message_cancels_the_auto_send(world: World) -> None:
+    trust(world)
+    script_confident_answer(world)
+    world.deliver("evt_ac1", "cnv_ac1", "msg_ac1", "How do I export my data?")
+    world.inngest.wait_idle(30)
+    world.claude.responder = lambda body: {"content": [{"type": "text", "text": "-"}]}
+    world.inngest.advance(60)
+    world.deliver("evt_ac2", "cnv_ac1", "msg_ac2", "Also, can I export to CSV?")
+    world.inngest.advance(600)
+    assert world.run("auto-send-draft").status == "cancelled"
+    assert world.front.sent == []
+
+
+def test_no_auto_send_for_untrusted_categories(world: World) -> None:
+    trust(world, "angry_customer")
+    world.claude.reply_tool_use(
+        "draft_response", {"body": "Sorry!", "category": "angry_customer", "confidence": 0.99}
+    )
+    world.claude.reply_text("done")
+    world.deliver("evt_au1", "cnv_au1", "msg_au1", "This is the worst service ever")
+    world.inngest.wait_idle(30)
+    assert world.inngest.events_named("support/draft.auto_send") == []
+    assert len(world.front.drafts) == 1
