@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import logging.config
-from collections.abc import Mapping
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import inngest.flask
@@ -83,10 +85,30 @@ def _warn_about_gaps(config: Config) -> None:
         )
 
 
+def doctor_only_app() -> Flask:
+    """An app carrying only ``doctor``, for a configuration that does not load: doctor reads the
+    environment itself and reports each problem as a failed check, with its fix."""
+    from support import cli
+
+    app = Flask(__name__, static_folder=None)
+    app.cli.add_command(cli.doctor_command)
+    return app
+
+
+def is_doctor_command(argv: Sequence[str]) -> bool:
+    """``flask ... doctor`` (or ``python -m flask ... doctor``); never gunicorn."""
+    if len(argv) < 2:
+        return False
+    program = Path(argv[0])
+    return "flask" in (program.stem, program.parent.name) and "doctor" in argv[1:]
+
+
 def _app_from_environment() -> Flask:
     try:
         return create_app()
     except config_module.ConfigError as exc:
+        if is_doctor_command(sys.argv):
+            return doctor_only_app()
         raise SystemExit(str(exc)) from None
 
 

@@ -11,8 +11,10 @@ import httpx
 import pytest
 
 from support import apps
-from tests.conftest import FRONT_SECRET, base_settings, serve_app
+from tests.conftest import ANTHROPIC_KEY, FRONT_SECRET, FRONT_TOKEN, base_settings, serve_app
+from tests.fakes.anthropic import AnthropicFake
 from tests.fakes.front import (
+    FrontFake,
     challenge_delivery,
     inbound_event,
     outbound_event,
@@ -24,9 +26,26 @@ from tests.support_server import LiveServer
 INBOX = "inb_acme"
 
 
+def _ends_turn(request: dict[str, Any]) -> dict[str, Any]:
+    """Claude answers with text only: the agent workflow ends without a draft or an action."""
+    return {"content": [{"type": "text", "text": "Nothing to do."}], "stop_reason": "end_turn"}
+
+
 @pytest.fixture
 def door(clean_db: str, inngest: Any) -> Iterator[tuple[LiveServer, Any]]:
-    server = serve_app(base_settings(clean_db, INNGEST_BASE_URL=inngest.url))
+    # The agent workflow also runs on every inbound event: give it a Front and a Claude to talk to,
+    # so its runs finish and do not bleed into the next test.
+    with FrontFake(FRONT_TOKEN) as front, AnthropicFake(ANTHROPIC_KEY, responder=_ends_turn) as claude:
+        front.add_inbox(INBOX)
+        settings = base_settings(
+            clean_db, INNGEST_BASE_URL=inngest.url, FRONT_API_BASE_URL=front.url,
+            ANTHROPIC_BASE_URL=claude.url,
+        )
+        yield from _serve_door(settings, inngest)
+
+
+def _serve_door(settings: dict[str, str], inngest: Any) -> Iterator[tuple[LiveServer, Any]]:
+    server = serve_app(settings)
     try:
         inngest.sync(server.url + "/api/inngest")
         apps.add(
@@ -34,6 +53,7 @@ def door(clean_db: str, inngest: Any) -> Iterator[tuple[LiveServer, Any]]:
             integration_base_url="http://127.0.0.1:9", integration_secret="s" * 20,
         )
         yield server, inngest
+        inngest.wait_idle(timeout=30)
     finally:
         server.stop()
 

@@ -19,6 +19,10 @@ or just ``{"content": [...], "stop_reason": ...}`` (the rest is filled in). With
 answers 500 ``AnthropicFake: no scripted reply`` with ``x-should-retry: false`` so a test fails
 loudly at once instead of retrying.
 
+``GET /v1/models`` and ``GET /v1/models/{id}`` answer from ``fake.models`` (default: a few current
+ids; unknown id -> 404 ``not_found_error``), with the same key check: a cheap "does the key work,
+does the model exist" probe (``flask doctor`` uses it).
+
 Requests are validated like the API does at the shallow level (``model``, ``max_tokens``,
 ``messages`` required; streaming is refused). The key must match either ``x-api-key`` (the API's
 documented header) or ``Authorization: Bearer <key>`` (what anthropic 2.14 actually sends for
@@ -50,6 +54,8 @@ ERROR_TYPES = {
 
 Responder = Callable[[dict[str, Any]], dict[str, Any]]
 
+DEFAULT_MODELS = ("claude-sonnet-4-6", "claude-opus-4-8", "claude-haiku-4-5")
+
 
 def anthropic_error(status: int, message: str | None = None) -> dict[str, Any]:
     etype = ERROR_TYPES.get(status, "api_error")
@@ -63,11 +69,16 @@ class AnthropicFake(FakeServer):
     """Fake Anthropic API. ``AnthropicFake(api_key="sk-ant-test")``."""
 
     def __init__(
-        self, api_key: str = "sk-ant-test-key", *, responder: Responder | None = None
+        self,
+        api_key: str = "sk-ant-test-key",
+        *,
+        responder: Responder | None = None,
+        models: tuple[str, ...] = DEFAULT_MODELS,
     ) -> None:
         super().__init__()
         self.api_key = api_key
         self.responder = responder
+        self.models = list(models)
         self._reset_state()
 
     def _reset_state(self) -> None:
@@ -146,6 +157,8 @@ class AnthropicFake(FakeServer):
     # -- handling ----------------------------------------------------------------------------
 
     def handle(self, req: Recorded) -> Reply:
+        if req.method == "GET" and req.path.rstrip("/").startswith("/v1/models"):
+            return self._models(req)
         if req.path.rstrip("/") != "/v1/messages" or req.method != "POST":
             return Reply(404, anthropic_error(404, f"Not found: {req.method} {req.path}"))
         if self.api_key not in (req.header("x-api-key"), bearer_token(req)):
@@ -181,6 +194,36 @@ class AnthropicFake(FakeServer):
                 {"x-should-retry": "false"},
             )
         return Reply(200, self._message(body, result), {"request-id": f"req_fake{self._n:08d}"})
+
+    def _models(self, req: Recorded) -> Reply:
+        if self.api_key not in (req.header("x-api-key"), bearer_token(req)):
+            return Reply(
+                401, anthropic_error(401, "invalid x-api-key"), {"x-should-retry": "false"}
+            )
+        entries = {
+            m: {
+                "type": "model",
+                "id": m,
+                "display_name": m,
+                "created_at": "2026-01-01T00:00:00Z",
+            }
+            for m in self.models
+        }
+        wanted = req.path.rstrip("/")[len("/v1/models") :].lstrip("/")
+        if not wanted:
+            data = list(entries.values())
+            return Reply(
+                200,
+                {
+                    "data": data,
+                    "has_more": False,
+                    "first_id": data[0]["id"] if data else None,
+                    "last_id": data[-1]["id"] if data else None,
+                },
+            )
+        if wanted not in entries:
+            return Reply(404, anthropic_error(404, f"model: {wanted}"))
+        return Reply(200, entries[wanted])
 
     def _message(self, request: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
         self._n += 1
