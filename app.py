@@ -50,10 +50,11 @@ def create_app(settings: Config | Mapping[str, str] | None = None) -> Flask:
     client = inngest_client.configure(config)
 
     from slack import door as slack_door
-    from support.web import errors, front_door, health
+    from support.web import errors, front_door, health, inngest_guard
     from support.workflows import FUNCTIONS
 
     errors.init_app(app)
+    inngest_guard.init_app(app, config)
     app.register_blueprint(health.bp)
     app.register_blueprint(front_door.bp)
     app.register_blueprint(slack_door.bp)

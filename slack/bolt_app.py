@@ -10,13 +10,15 @@ import logging
 import threading
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltResponse
 from slack_bolt.adapter.flask import SlackRequestHandler
 from slack_sdk import WebClient
 
 from support.config import Config
 
 log = logging.getLogger(__name__)
+
+PAYLOAD_SHAPE_ERRORS = (KeyError, TypeError, AttributeError, IndexError)
 
 _lock = threading.Lock()
 _handlers: dict[int, SlackRequestHandler] = {}
@@ -36,8 +38,15 @@ def build_app(config: Config) -> App:
     )
 
     @app.error
-    def on_error(error: Exception, body: dict[str, Any]) -> None:
-        log.exception("slack.listener_error type=%s", body.get("type"), exc_info=error)
+    def on_error(error: Exception, body: Any) -> BoltResponse | None:
+        kind = body.get("type") if isinstance(body, dict) else None
+        if isinstance(error, PAYLOAD_SHAPE_ERRORS):
+            # A signed payload whose fields are missing or of the wrong type: Slack never sends
+            # those, so it is a bad request, not our failure. The traceback still goes to the log.
+            log.warning("slack.payload_unreadable type=%s", kind, exc_info=error)
+            return BoltResponse(status=400, body="unreadable Slack payload")
+        log.exception("slack.listener_error type=%s", kind, exc_info=error)
+        return None
 
     from slack import listeners
 

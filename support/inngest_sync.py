@@ -11,6 +11,8 @@ import json
 
 from flask import Flask
 
+from support.web.inngest_guard import TRUSTED_CLI
+
 
 class SyncError(Exception):
     pass
@@ -19,7 +21,7 @@ class SyncError(Exception):
 def sync(app: Flask, public_url: str | None) -> str:
     base = (public_url or "http://127.0.0.1:3000").rstrip("/")
     with app.test_client() as client:
-        response = client.put("/api/inngest", base_url=base)
+        response = client.put("/api/inngest", base_url=base, environ_base={TRUSTED_CLI: True})
     body = response.get_data(as_text=True)
     try:
         parsed = json.loads(body) if body else {}

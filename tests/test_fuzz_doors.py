@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from support.db import migrate
@@ -393,14 +393,6 @@ def test_front_signed_random_bytes(quiet: Door, body: bytes, ctype: str | None) 
 # ---------------------------------------------------------------- /slack/events
 
 
-SLACK_DOOR_FRAGILE = pytest.mark.xfail(
-    strict=False,
-    reason="FINDING: slack_bolt 1.30 parses the body, builds its context and reads the timestamp "
-    "header with int() before or while verifying the signature, and its listener matching indexes "
-    "payload fields without type checks: unsigned garbage gets 500. Fix in slack/door.py (verify "
-    "the signature ourselves first; 400 when Bolt cannot parse a signed body). Pinned by the "
-    "strict xfail tests at the end of this file; drop this marker with theirs.",
-)
 
 
 def slack_signature(body: bytes, ts: int, secret: str = SLACK_SECRET) -> dict[str, str]:
@@ -409,7 +401,6 @@ def slack_signature(body: bytes, ts: int, secret: str = SLACK_SECRET) -> dict[st
     return {"X-Slack-Request-Timestamp": str(ts), "X-Slack-Signature": f"v0={mac}"}
 
 
-@SLACK_DOOR_FRAGILE
 @FUZZ
 @given(data=st.data())
 def test_slack_refuses_unsigned_or_badly_signed_input(quiet: Door, data: st.DataObject) -> None:
@@ -472,7 +463,6 @@ def slack_payloads(draw: st.DrawFn) -> Any:
     return draw(mutated(base, keys=["type", "actions", "user", "view", "event", "team"]))
 
 
-@SLACK_DOOR_FRAGILE
 @FUZZ
 @given(payload=slack_payloads(), as_json=st.booleans())
 def test_slack_signed_random_payloads(quiet: Door, payload: Any, as_json: bool) -> None:
@@ -487,7 +477,6 @@ def test_slack_signed_random_payloads(quiet: Door, payload: Any, as_json: bool) 
     assert answer.status_code in (200, 400, 404), answer.text
 
 
-@SLACK_DOOR_FRAGILE
 @FUZZ
 @given(body=raw_bodies, ctype=content_types)
 def test_slack_signed_random_bytes(quiet: Door, body: bytes, ctype: str | None) -> None:
@@ -543,9 +532,6 @@ def test_inngest_cloud_refuses_unsigned_calls(
     signature: str,
     server_kind: str | None,
 ) -> None:
-    probes = [v for k, v in query if k == "probe"]
-    # Known SDK defect (xfail test below): an unsigned PUT with an unknown probe answers 500.
-    assume(not (method == "PUT" and probes and probes[0] not in ("", "trust")))
     headers: dict[str, str] = {}
     if signature == "garbage":
         headers["X-Inngest-Signature"] = "t=abc&s=" + secrets.token_hex(8)
@@ -690,12 +676,6 @@ def test_oversized_signed_bodies_get_413(quiet: Door, path: str) -> None:
 # ---------------------------------------------------------------- known gap (reported)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="inngest 0.5.19 builds the sync URL from the request's Host header when PUBLIC_URL is "
-    "unset: an unsigned PUT can register the app at a URL of the caller's choosing. Fix: require "
-    "PUBLIC_URL in cloud mode (support/config.py) so serve_origin is always fixed.",
-)
 def test_unsigned_sync_cannot_choose_the_registered_url(quiet: Door) -> None:
     before = len(quiet.inngest.register_requests)
     httpx.put(quiet.server.url + "/api/inngest", headers={"Host": "attacker.example"}, timeout=20)
@@ -703,9 +683,6 @@ def test_unsigned_sync_cannot_choose_the_registered_url(quiet: Door) -> None:
     assert all("attacker.example" not in u for u in urls), urls
 
 
-@pytest.mark.xfail(
-    strict=True, reason="inngest 0.5.19: PUT with an unknown ?probe= raises before any check (500)"
-)
 def test_unsigned_put_with_unknown_probe_is_not_a_server_error(quiet: Door) -> None:
     answer = httpx.put(quiet.server.url + "/api/inngest?probe=nonsense", timeout=20)
     assert answer.status_code < 500, answer.text
@@ -738,11 +715,6 @@ SLACK_PARSE_CRASHES = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="slack_bolt 1.30 parses the body before verifying the signature: 500 for these "
-    "(fix in slack/door.py: verify first, 400 when Bolt cannot parse)",
-)
 @pytest.mark.parametrize(("body", "ctype", "signed"), SLACK_PARSE_CRASHES)
 def test_slack_bodies_bolt_cannot_parse_are_4xx(
     quiet: Door, body: bytes, ctype: str, signed: bool
@@ -754,21 +726,12 @@ def test_slack_bodies_bolt_cannot_parse_are_4xx(
     assert answer.status_code == (400 if signed else 401), answer.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FINDING: inngest 0.5.19 checks the HMAC but never the age of t= in X-Inngest-Signature: "
-    "a captured signed call can be replayed forever",
-)
 def test_stale_signed_inngest_call_is_refused(quiet: Door) -> None:
     path, body, headers = signed_call(int(time.time()) - 3600)
     answer = quiet.post(path, body, headers)
     assert answer.status_code == 401, answer.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FINDING: slack_sdk reads X-Slack-Request-Timestamp with int() unguarded: 500",
-)
 @pytest.mark.parametrize("ts", ["", "abc", "1e3"])
 def test_slack_garbage_timestamp_is_401(quiet: Door, ts: str) -> None:
     headers = {

@@ -1,0 +1,89 @@
+"""`flask inngest sync` and the guard in front of /api/inngest, in dev and cloud mode."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import httpx
+
+from app import create_app
+from tests.fakes.inngest_double import InngestDouble
+from tests.support_server import LiveServer
+
+
+def cloud_settings(tmp_path: Path, double: InngestDouble, **extra: str) -> dict[str, str]:
+    assert double.signing_key and double.event_key
+    return {
+        "DATABASE_URL": f"sqlite:///{tmp_path}/sync.db",
+        "INNGEST_SIGNING_KEY": double.signing_key,
+        "INNGEST_EVENT_KEY": double.event_key,
+        "INNGEST_BASE_URL": double.url,
+        **extra,
+    }
+
+
+def test_cli_sync_registers_every_function_in_dev_mode(tmp_path: Path) -> None:
+    with InngestDouble() as double:
+        app = create_app(
+            {"INNGEST_DEV": "1", "INNGEST_BASE_URL": double.url,
+             "DATABASE_URL": f"sqlite:///{tmp_path}/d.db"}
+        )
+        result = app.test_cli_runner().invoke(args=["inngest", "sync", "--url", "http://127.0.0.1:3000"])
+        assert result.exit_code == 0, result.output
+        assert "registered functions at http://127.0.0.1:3000/api/inngest" in result.output
+        ids = set(double.functions)
+        assert {"support-agent-handle-inbound-message", "support-agent-request-approval",
+                "support-agent-execute-action", "support-agent-process-refund"} <= ids
+        urls = {r["body"]["url"] for r in double.register_requests}
+        assert urls == {"http://127.0.0.1:3000/api/inngest"}
+
+
+def test_cli_sync_reports_an_unreachable_server(tmp_path: Path) -> None:
+    app = create_app(
+        {"INNGEST_DEV": "1", "INNGEST_BASE_URL": "http://127.0.0.1:9",
+         "DATABASE_URL": f"sqlite:///{tmp_path}/d.db"}
+    )
+    result = app.test_cli_runner().invoke(args=["inngest", "sync"])
+    assert result.exit_code != 0
+    assert "Inngest registration failed" in result.output
+
+
+def test_cloud_mode_sync_without_public_url(tmp_path: Path) -> None:
+    key = "signkey-test-" + secrets.token_hex(32)
+    with InngestDouble(signing_key=key, event_key="evkey") as double:
+        app = create_app(cloud_settings(tmp_path, double))
+        with LiveServer(app) as server:
+            # An outsider's unsigned PUT could choose the registered URL (Host header): refused.
+            outsider = httpx.put(server.url + "/api/inngest", headers={"Host": "attacker.example"})
+            assert outsider.status_code == 401
+            assert double.register_requests == []
+            # The operator's in-process sync still works.
+            result = app.test_cli_runner().invoke(args=["inngest", "sync", "--url", server.url])
+            assert result.exit_code == 0, result.output
+            assert {r["body"]["url"] for r in double.register_requests} == {server.url + "/api/inngest"}
+
+
+def test_cloud_mode_with_public_url_pins_the_registered_url(tmp_path: Path) -> None:
+    key = "signkey-test-" + secrets.token_hex(32)
+    with InngestDouble(signing_key=key, event_key="evkey") as double:
+        app = create_app(cloud_settings(tmp_path, double, PUBLIC_URL="https://support.example.com"))
+        with LiveServer(app) as server:
+            answer = httpx.put(server.url + "/api/inngest", headers={"Host": "attacker.example"})
+            assert answer.status_code == 200, answer.text
+            urls = {r["body"]["url"] for r in double.register_requests}
+            assert urls == {"https://support.example.com/api/inngest"}
+
+
+def test_unsigned_and_stale_calls_are_refused_in_cloud_mode(tmp_path: Path) -> None:
+    key = "signkey-test-" + secrets.token_hex(32)
+    with InngestDouble(signing_key=key, event_key="evkey") as double:
+        app = create_app(cloud_settings(tmp_path, double))
+        with LiveServer(app) as server:
+            url = server.url + "/api/inngest?fnId=support-agent-record-inbound&stepId=step"
+            assert httpx.post(url, content=b"{}").status_code == 401
+            from tests.fakes.inngest_double._support import sign
+
+            stale = sign(b"{}", key, unix_s=1_000_000_000)
+            assert httpx.post(url, content=b"{}", headers={"X-Inngest-Signature": stale}).status_code == 401
+            assert httpx.put(server.url + "/api/inngest?probe=nonsense").status_code == 400
