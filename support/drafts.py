@@ -21,10 +21,10 @@ model can not inject markup into the email.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
-from markdown_it import MarkdownIt
 from sqlalchemy.exc import IntegrityError
 
 from support import audit, db
@@ -33,11 +33,16 @@ from support.front import FrontClient, FrontError, FrontNotFound
 
 log = logging.getLogger(__name__)
 
-_md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+@functools.cache
+def _renderer() -> Any:
+    """CommonMark with raw HTML off; imported on first use (it is not needed to serve requests)."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
 
 
 def to_html(markdown: str) -> str:
-    html: str = _md.render(markdown)
+    html: str = _renderer().render(markdown)
     return html.strip()
 
 

@@ -19,9 +19,19 @@ from support.config import Config
 APP_ID = "support-agent"
 SEND_TIMEOUT_MS = 5000
 
-definitions = inngest.Inngest(
-    app_id=APP_ID, is_production=False, logger=logging.getLogger("support.workflows")
-)
+
+
+class _Declarations:
+    """Declares functions with the SDK's own ``Inngest.create_function``, which reads only
+    ``self.app_id``: a real ``inngest.Inngest`` would cost ~55 ms of start-up (it builds two TLS
+    contexts) for a client that never sends nor serves. tests/test_inngest_sync.py proves the
+    declared ids are the served ones."""
+
+    app_id = APP_ID
+    create_function = inngest.Inngest.create_function
+
+
+definitions: inngest.Inngest = _Declarations()  # type: ignore[assignment]
 
 _lock = threading.Lock()
 _client: inngest.Inngest | None = None
