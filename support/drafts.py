@@ -33,6 +33,7 @@ from support.front import FrontClient, FrontError, FrontNotFound
 
 log = logging.getLogger(__name__)
 
+
 @functools.cache
 def _renderer() -> Any:
     """CommonMark with raw HTML off; imported on first use (it is not needed to serve requests)."""

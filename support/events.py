@@ -129,3 +129,18 @@ class DraftRevisionRequested(EventData):
     NAME: ClassVar[str] = "support/draft.revise"
     action_id: str = Field(min_length=1)
     reason: str = Field(min_length=1)
+
+
+class AutoSendRequested(EventData):
+    """Trigger of ``auto-send-draft``: send a trusted draft after a delay unless cancelled."""
+
+    NAME: ClassVar[str] = "support/draft.auto_send"
+    conversation_id: str = Field(min_length=1)
+    draft_key: str = Field(min_length=1)
+
+
+class ProcessRefundRequested(EventData):
+    """Trigger of ``process-refund`` (reached through ``step.invoke`` from ``execute-action``)."""
+
+    NAME: ClassVar[str] = "support/refund.process"
+    action_id: str = Field(min_length=1)

@@ -20,7 +20,6 @@ APP_ID = "support-agent"
 SEND_TIMEOUT_MS = 5000
 
 
-
 class _Declarations:
     """Declares functions with the SDK's own ``Inngest.create_function``, which reads only
     ``self.app_id``: a real ``inngest.Inngest`` would cost ~55 ms of start-up (it builds two TLS

@@ -10,27 +10,20 @@ call, so a retry after Front accepted the reply leaves it for a human instead of
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, ClassVar
+from typing import Any
 
 import inngest
-from pydantic import Field
 from sqlalchemy import update
 
 from support import audit, db
 from support.config import current
 from support.db.models import Draft, utcnow
-from support.events import EventData, InboundReceived, OutboundSent
+from support.events import AutoSendRequested, InboundReceived, OutboundSent
 from support.front import FrontClient, FrontError
 from support.inngest_client import definitions
 
 DELAY = dt.timedelta(minutes=5)
 SAME_CONVERSATION = "event.data.conversationId == async.data.conversationId"
-
-
-class AutoSendRequested(EventData):
-    NAME: ClassVar[str] = "support/draft.auto_send"
-    conversation_id: str = Field(min_length=1)
-    draft_key: str = Field(min_length=1)
 
 
 def send_draft(draft_key: str) -> dict[str, Any]:

@@ -18,10 +18,15 @@ from typing import Any
 import inngest
 import pydantic
 
-from support.events import ACTION_ID_FIELD, ApprovalRequested, InboundReceived, ProposedAction
+from support.events import (
+    ACTION_ID_FIELD,
+    ApprovalRequested,
+    AutoSendRequested,
+    InboundReceived,
+    ProposedAction,
+)
 from support.inngest_client import definitions
 from support.workflows import inbound_steps as steps
-from support.workflows.auto_send_draft import AutoSendRequested
 from support.workflows.execute_action import execute_action
 
 CONVERSATION_KEY = "event.data.conversationId"

@@ -12,22 +12,16 @@ integration's message; ``execute-action`` records it on the action.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import inngest
 import pydantic
-from pydantic import Field
 
 from support import actions
-from support.events import EventData, RefundCompleted
+from support.events import ProcessRefundRequested, RefundCompleted
 from support.inngest_client import definitions
 from support.integrations import IntegrationAuthError, IntegrationRejected
 from support.workflows.inbound_steps import integration_for, load_app
-
-
-class ProcessRefundRequested(EventData):
-    NAME: ClassVar[str] = "support/refund.process"
-    action_id: str = Field(min_length=1)
 
 
 def revoke_access(action_id: str) -> dict[str, Any]:
