@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PORT   ?= 3000
 
-.PHONY: run test lint format bench demo container-smoke clean
+.PHONY: run test lint format docs bench demo container-smoke clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ lint: $(BIN)/.installed
 format: $(BIN)/.installed
 	$(BIN)/ruff format app.py support slack
 	$(BIN)/ruff check --fix app.py support slack tests
+
+docs: $(BIN)/.installed
+	$(BIN)/python scripts/readme_config_table.py
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m benchmarks.run

@@ -279,13 +279,6 @@ SETTINGS: tuple[Setting, ...] = (
         group="inngest",
     ),
     Setting(
-        "INNGEST_APP_ID",
-        "inngest_app_id",
-        "Inngest app id (function ids are `<app id>-<fn id>`; never rename once deployed).",
-        "support-agent",
-        group="inngest",
-    ),
-    Setting(
         "INNGEST_BASE_URL",
         "inngest_base_url",
         "Origin of a self-hosted or dev Inngest server (sets both API and event URLs).",
@@ -372,7 +365,6 @@ class Config:
     agent_max_turns: int = 8
     agent_max_tokens: int = 2048
     inngest_dev: str | None = None
-    inngest_app_id: str = "support-agent"
     inngest_base_url: str | None = None
     inngest_api_base_url: str | None = None
     inngest_event_api_base_url: str | None = None

@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session
 
 from support import config as config_module
 from support.config import SETTINGS, Config, ConfigError
+from support.inngest_client import APP_ID
 
 Status = Literal["ok", "warn", "fail"]
 
@@ -88,7 +89,6 @@ FIXES: dict[str, str] = {
     "AGENT_MAX_TURNS": "set AGENT_MAX_TURNS to a whole number above 0",
     "AGENT_MAX_TOKENS": "set AGENT_MAX_TOKENS to a whole number above 0",
     "INNGEST_DEV": "set INNGEST_DEV=1 for local work with the dev server; unset it in production",
-    "INNGEST_APP_ID": "unset INNGEST_APP_ID (function ids depend on it: never rename)",
     "INNGEST_BASE_URL": "set INNGEST_BASE_URL to the origin of your Inngest server, "
     "e.g. http://inngest:8288",
     "INNGEST_API_BASE_URL": "set INNGEST_API_BASE_URL to an http(s) origin or unset it",
@@ -683,7 +683,7 @@ def _dev_server_check(config: Config, timeout: float) -> Check:
     functions = body.get("functions") if isinstance(body, dict) else None
     if not isinstance(functions, list):
         return Check("ok", "inngest", f"dev server answers at {origin}")
-    prefix = f"{config.inngest_app_id}-"
+    prefix = f"{APP_ID}-"
     ours = [
         f
         for f in functions

@@ -111,7 +111,8 @@ class RefundCompleted(EventData):
     NAME: ClassVar[str] = "stripe/refund.completed"
     action_id: str
     refund_id: str
-    amount: float | None = None
+    amount: int | None = None
+    """Whole cents, as the integration API reports them."""
     currency: str | None = None
     conversation_id: str
 

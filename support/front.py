@@ -6,7 +6,9 @@ Errors say what a workflow should do about them:
   help; workflows raise ``inngest.NonRetriableError`` with its message, which names the variable.
 * ``FrontRateLimited`` (429): carries ``retry_after`` seconds from Front's header; workflows raise
   ``inngest.RetryAfterError`` so the step runs again after that delay.
-* ``FrontUnavailable`` (5xx, timeouts, connection errors): transient; the step is retried.
+* ``FrontUnavailable`` (5xx, timeouts, connection errors): transient. Steps that write (drafts,
+  replies) are retried; ``gather-context`` instead falls back at once to what the webhook carried
+  and flags the context as degraded (reading more history is not worth delaying the answer).
 * ``FrontNotFound`` (404) and ``FrontError`` (other 4xx, or a response that is not the expected
   shape): the request or the data is wrong; a clear message, never a ``KeyError`` deep inside.
 

@@ -15,7 +15,7 @@ def test_readme_config_table_matches_settings() -> None:
     match = re.search(r"<!-- config-table:start -->\n(.*?)\n<!-- config-table:end -->", text, re.S)
     assert match, "README.md lost its config-table markers"
     assert match.group(1) == markdown_table(), (
-        "README configuration table is stale: regenerate it with `python -m support.config`"
+        "README configuration table is stale: regenerate it with `make docs`"
     )
     for setting in SETTINGS:
         assert f"`{setting.env}`" in match.group(1)
