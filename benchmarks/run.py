@@ -7,7 +7,7 @@ Scenarios (each at ``--concurrency`` keep-alive connections, bounded by ``--requ
   work - the decision UPDATE, two events, ``chat.update`` - runs in the workers after the ack and is
   drained before the next scenario);
 * ``front``: signed inbound webhooks for a registered inbox (one event each to the InngestDouble);
-* ``inngest``: ``POST /api/inngest?fnId=support-agent-record-inbound&stepId=step`` as the dev
+* ``inngest``: ``POST /api/inngest?fnId=support-agent-ping&stepId=step`` as the dev
   server sends it (runs the function's one step: one audit INSERT, answers 206 StepRun).
 
 Plus ``import app`` time (fresh interpreter, median) and gunicorn worker RSS after the load.
@@ -282,7 +282,7 @@ def front_webhooks(count: int, tag: str) -> list[Request]:
 
 
 def inngest_calls(count: int, tag: str) -> list[Request]:
-    path = "/api/inngest?fnId=support-agent-record-inbound&stepId=step"
+    path = "/api/inngest?fnId=support-agent-ping&stepId=step"
     out = []
     for i in range(count):
         event = {
@@ -309,7 +309,7 @@ def inngest_calls(count: int, tag: str) -> list[Request]:
                     "max_attempts": 4,
                     "disable_immediate_execution": False,
                     "use_api": False,
-                    "fn_id": "support-agent-record-inbound",
+                    "fn_id": "support-agent-ping",
                     "step_id": "step",
                     "stack": {"stack": [], "current": 0},
                 },

@@ -136,6 +136,21 @@ def doctor_command() -> None:
         raise SystemExit(report.exit_code)
 
 
+@inngest_cli.command("ping")
+def inngest_ping_command() -> None:
+    """Send support/ping: its run appends an `inngest.ping` audit row (proves the whole loop)."""
+    from support import inngest_client
+    from support.events import Ping
+
+    try:
+        ids = inngest_client.send(Ping(requested_by="cli").to_event())
+    except Exception as exc:
+        raise click.ClickException(
+            f"could not send support/ping: {exc} (check INNGEST_EVENT_KEY and the Inngest URL)"
+        ) from None
+    click.echo(f"sent support/ping (event id {', '.join(ids)}); look for an inngest.ping audit row")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(apps_cli)

@@ -145,3 +145,10 @@ class ProcessRefundRequested(EventData):
 
     NAME: ClassVar[str] = "support/refund.process"
     action_id: str = Field(min_length=1)
+
+
+class Ping(EventData):
+    """Trigger of ``ping`` (``flask --app app inngest ping``): checks the loop end to end."""
+
+    NAME: ClassVar[str] = "support/ping"
+    requested_by: str = "cli"

@@ -84,10 +84,11 @@ def test_signed_inbound_becomes_one_event_and_one_run(door: tuple[LiveServer, An
     assert data["inboxId"] == INBOX
     assert data["frontEventId"] == "evt_1"
     assert data["customerEmail"] == "billing@example.com"
-    runs = inngest.runs_for("record-inbound")
+    runs = inngest.runs_for("handle-inbound-message")
     assert len(runs) == 1
     assert runs[0].status == "completed"
-    assert runs[0].output["conversationId"] == "cnv_1"
+    assert runs[0].event["data"]["conversationId"] == "cnv_1"
+    assert len(inngest.runs) == 1, "one delivery, one run: no other function listens to it"
 
 
 def test_inbound_received_type_is_accepted(door: tuple[LiveServer, Any]) -> None:

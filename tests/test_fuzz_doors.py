@@ -66,7 +66,7 @@ EVENT_KEY = "fuzz-event-key"
 MAX_BODY = 64 * 1024
 FN_IDS = [
     f"support-agent-{n}"
-    for n in ("record-inbound", "request-approval", "handle-inbound-message", "execute-action")
+    for n in ("ping", "request-approval", "handle-inbound-message", "execute-action")
 ]
 
 FUZZ = settings(
@@ -587,7 +587,7 @@ def signed_call(unix_s: int | None = None) -> tuple[str, bytes, dict[str, str]]:
         "X-Inngest-Signature": inngest_sig.sign(body, SIGNING_KEY, unix_s),
         "Content-Type": "application/json",
     }
-    return "/api/inngest?fnId=support-agent-record-inbound&stepId=step", body, headers
+    return "/api/inngest?fnId=support-agent-ping&stepId=step", body, headers
 
 
 def test_inngest_signed_calls_are_accepted(quiet: Door) -> None:
@@ -645,7 +645,7 @@ def _early_refusal(server: LiveServer, path: str, headers: dict[str, str]) -> by
             },
         ),
         (
-            "/api/inngest?fnId=support-agent-record-inbound&stepId=step",
+            "/api/inngest?fnId=support-agent-ping&stepId=step",
             {"X-Inngest-Signature": "t=1&s=x", "Content-Type": "application/json"},
         ),
     ],

@@ -80,10 +80,42 @@ def test_unsigned_and_stale_calls_are_refused_in_cloud_mode(tmp_path: Path) -> N
     with InngestDouble(signing_key=key, event_key="evkey") as double:
         app = create_app(cloud_settings(tmp_path, double))
         with LiveServer(app) as server:
-            url = server.url + "/api/inngest?fnId=support-agent-record-inbound&stepId=step"
+            url = server.url + "/api/inngest?fnId=support-agent-ping&stepId=step"
             assert httpx.post(url, content=b"{}").status_code == 401
             from tests.fakes.inngest_double._support import sign
 
             stale = sign(b"{}", key, unix_s=1_000_000_000)
             assert httpx.post(url, content=b"{}", headers={"X-Inngest-Signature": stale}).status_code == 401
             assert httpx.put(server.url + "/api/inngest?probe=nonsense").status_code == 400
+
+
+def test_cli_ping_proves_the_loop(tmp_path: Path) -> None:
+    from support.db import migrate
+
+    url = f"sqlite:///{tmp_path}/ping.db"
+    migrate.upgrade(url)
+    with InngestDouble() as double:
+        app = create_app({"INNGEST_DEV": "1", "INNGEST_BASE_URL": double.url, "DATABASE_URL": url})
+        with LiveServer(app) as server:
+            double.sync(server.url + "/api/inngest")
+            result = app.test_cli_runner().invoke(args=["inngest", "ping"])
+            assert result.exit_code == 0, result.output
+            double.wait_idle()
+            (run,) = double.runs_for("ping")
+            assert run.status == "completed" and run.output["pong"] is True
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(url)
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT event, actor FROM audit_log")).all()
+        engine.dispose()
+        assert [tuple(r) for r in rows] == [("inngest.ping", "cli")]
+
+
+def test_cli_ping_explains_a_failed_send(tmp_path: Path) -> None:
+    app = create_app(
+        {"INNGEST_DEV": "1", "INNGEST_BASE_URL": "http://127.0.0.1:9",
+         "DATABASE_URL": f"sqlite:///{tmp_path}/p.db"}
+    )
+    result = app.test_cli_runner().invoke(args=["inngest", "ping"])
+    assert result.exit_code != 0 and "could not send support/ping" in result.output

@@ -9,14 +9,14 @@ import inngest
 from support.workflows.auto_send_draft import auto_send_draft
 from support.workflows.execute_action import execute_action
 from support.workflows.handle_inbound_message import handle_inbound_message
+from support.workflows.ping import ping
 from support.workflows.process_refund import process_refund
 from support.workflows.reconcile_decisions import reconcile_decisions
-from support.workflows.record_inbound import record_inbound
 from support.workflows.request_approval import request_approval
 from support.workflows.revise_draft import revise_draft
 
 FUNCTIONS: list[inngest.Function[Any]] = [
-    record_inbound,
+    ping,
     request_approval,
     reconcile_decisions,
     handle_inbound_message,
