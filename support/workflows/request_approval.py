@@ -38,7 +38,12 @@ from slack_sdk.errors import SlackApiError
 from slack import blocks
 from support import approvals, audit
 from support import config as config_module
-from support.events import DECISION_MATCHES_REQUEST, ApprovalDecided, ApprovalRequested
+from support.events import (
+    ACTION_ID_FIELD,
+    DECISION_MATCHES_REQUEST,
+    ApprovalDecided,
+    ApprovalRequested,
+)
 from support.inngest_client import definitions
 
 log = logging.getLogger(__name__)
@@ -220,7 +225,7 @@ def wait_plan(
 @definitions.create_function(
     fn_id=FN_ID,
     trigger=inngest.TriggerEvent(event=ApprovalRequested.NAME),
-    idempotency="event.data.actionId",
+    idempotency=f"event.data.{ACTION_ID_FIELD}",
     retries=5,
 )
 def request_approval(ctx: inngest.ContextSync) -> dict[str, Any]:
@@ -260,7 +265,7 @@ def request_approval(ctx: inngest.ContextSync) -> dict[str, Any]:
             ctx.step.invoke_by_id(
                 "revise-draft",
                 function_id=REVISE_DRAFT_FN_ID,
-                data={"actionId": action_id, "reason": final["reason"] or "rejected"},
+                data={ACTION_ID_FIELD: action_id, "reason": final["reason"] or "rejected"},
             )
         except inngest.StepError as exc:
             ctx.logger.error("approval.revise_failed action_id=%s error=%s", action_id, exc)
@@ -269,7 +274,7 @@ def request_approval(ctx: inngest.ContextSync) -> dict[str, Any]:
     # approved
     try:
         result = ctx.step.invoke_by_id(
-            "execute", function_id=EXECUTE_ACTION_FN_ID, data={"actionId": action_id}
+            "execute", function_id=EXECUTE_ACTION_FN_ID, data={ACTION_ID_FIELD: action_id}
         )
         outcome = result if isinstance(result, dict) else {"status": "failed", "error": "no result"}
     except inngest.StepError as exc:
