@@ -8,7 +8,6 @@ first use.
 from __future__ import annotations
 
 import logging
-import logging.config
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -25,16 +24,12 @@ log = logging.getLogger("support.app")
 
 
 def configure_logging(level: str) -> None:
-    logging.config.dictConfig(
-        {
-            "version": 1,
-            "disable_existing_loggers": False,
-            "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-            "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
-            "root": {"level": level, "handlers": ["stderr"]},
-            "loggers": {"httpx": {"level": "WARNING"}, "alembic": {"level": "WARNING"}},
-        }
+    """One stderr handler on the root logger, set before the Flask object exists."""
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s", force=True
     )
+    for noisy in ("httpx", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def create_app(settings: Config | Mapping[str, str] | None = None) -> Flask:

@@ -234,6 +234,23 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     # --- Anthropic ---
     Setting(
+        "FRONT_TIMEOUT_SECONDS",
+        "front_timeout_seconds",
+        "Timeout of each Front API call; a timed-out step is retried by Inngest.",
+        "15",
+        _positive_float,
+        group="front",
+    ),
+    Setting(
+        "INTEGRATION_TIMEOUT_SECONDS",
+        "integration_timeout_seconds",
+        "Timeout of each call to a product app's integration API (refunds are idempotent, so a "
+        "timed-out call is retried safely).",
+        "10",
+        _positive_float,
+        group="front",
+    ),
+    Setting(
         "ANTHROPIC_API_KEY",
         "anthropic_api_key",
         "Anthropic API key.",
@@ -359,6 +376,8 @@ class Config:
     front_api_token: str | None = None
     front_api_base_url: str = "https://api2.frontapp.com"
     front_webhook_secret: str | None = None
+    front_timeout_seconds: float = 15.0
+    integration_timeout_seconds: float = 10.0
     anthropic_api_key: str | None = None
     anthropic_model: str = "claude-sonnet-4-6"
     anthropic_base_url: str | None = None

@@ -160,7 +160,9 @@ class FrontClient:
 
     @classmethod
     def from_config(cls, config: Config) -> FrontClient:
-        return cls(config.front_api_token, config.front_api_base_url)
+        return cls(
+            config.front_api_token, config.front_api_base_url, timeout=config.front_timeout_seconds
+        )
 
     def __enter__(self) -> FrontClient:
         return self

@@ -16,7 +16,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from support import apps, integrations
+from support import apps
 from support.events import ACTION_ID_FIELD
 from tests.conftest import (
     ANTHROPIC_KEY,
@@ -36,6 +36,7 @@ from tests.fakes.slack import SlackFake
 from tests.support_server import LiveServer
 
 INBOX = "inb_acme"
+CLIENT_TIMEOUT = 1.0
 CUSTOMER = "jane@example.com"
 
 
@@ -124,6 +125,9 @@ def world(clean_db: str, inngest: Any) -> Iterator[World]:
                 FRONT_API_BASE_URL=front.url,
                 ANTHROPIC_BASE_URL=claude.url,
                 SLACK_API_BASE_URL=slack.url + "/api/",
+                # short client timeouts so "answered after the client gave up" takes a second
+                FRONT_TIMEOUT_SECONDS=str(CLIENT_TIMEOUT),
+                INTEGRATION_TIMEOUT_SECONDS=str(CLIENT_TIMEOUT),
             )
         )
         try:
@@ -379,13 +383,12 @@ def execute(world: World, action_id: str) -> Any:
 
 
 def test_approved_refund_runs_once_with_the_action_id_as_idempotency_key(
-    world: World, monkeypatch: pytest.MonkeyPatch
+    world: World
 ) -> None:
     action_id, purchase_id = propose_refund(world)
     approve(world, action_id, {"parameters": {"amount": 2500}, "draftBody": "Refunded **25.00**."})
     # the integration applies the refund but answers after the client gave up: the step retries
-    monkeypatch.setattr(integrations, "TIMEOUT_SECONDS", 0.5)
-    world.integration.fail_after_apply("revoke-access", delay=1.5)
+    world.integration.fail_after_apply("revoke-access", delay=CLIENT_TIMEOUT + 1)
 
     [run] = execute(world, action_id)
     assert run.status == "completed", run.error
@@ -452,12 +455,9 @@ def test_refused_refund_leaves_the_action_failed_with_its_error(world: World) ->
 
 
 def test_create_draft_retried_after_front_accepted_writes_one_draft(
-    world: World, monkeypatch: pytest.MonkeyPatch
+    world: World
 ) -> None:
-    from support import front as front_module
-
-    monkeypatch.setattr(front_module, "TIMEOUT_SECONDS", 0.5)
-    world.front.slow_next("POST /conversations/*/drafts", 1.5)  # applied, answer too late
+    world.front.slow_next("POST /conversations/*/drafts", CLIENT_TIMEOUT + 1)  # applied, answer too late
     world.claude.reply_tool_use("draft_response", {"body": "Here is how."})
     world.claude.reply_text("done")
     world.deliver("evt_s1", "cnv_s1", "msg_s1", "How do I export my data?")

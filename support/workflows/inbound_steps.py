@@ -73,7 +73,11 @@ def load_app(app_id: int) -> App:
 
 
 def integration_for(app: App) -> IntegrationClient:
-    return IntegrationClient(app.integration_base_url, app.integration_secret)
+    return IntegrationClient(
+        app.integration_base_url,
+        app.integration_secret,
+        timeout=current().integration_timeout_seconds,
+    )
 
 
 def gather_context(event: InboundReceived) -> dict[str, Any]:

@@ -45,6 +45,8 @@ from tests.fakes.slack import (
 
 ROOT = Path(__file__).resolve().parents[2]
 INBOX = "inb_acme"
+INTEGRATION_TIMEOUT = 2.0
+"""The app's INTEGRATION_TIMEOUT_SECONDS here: the "accepted, then timed out" fault takes 2 s."""
 CHANNEL = "cha_acme_email"
 CUSTOMER = "jane@example.com"
 
@@ -385,6 +387,7 @@ def app_env(world: World, **overrides: str | None) -> dict[str, str]:
         "ANTHROPIC_BASE_URL": world.anthropic.url,
         "LOG_LEVEL": "INFO",
         "WEB_CONCURRENCY": "2",
+        "INTEGRATION_TIMEOUT_SECONDS": str(INTEGRATION_TIMEOUT),
     }
     for key, value in overrides.items():
         if value is None:

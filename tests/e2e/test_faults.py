@@ -9,8 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from support import integrations
-from tests.e2e.harness import APPROVAL_CHANNEL, World, eventually, render_blocks
+from tests.e2e.harness import (
+    APPROVAL_CHANNEL,
+    INTEGRATION_TIMEOUT,
+    World,
+    eventually,
+    render_blocks,
+)
 from tests.fakes.inngest_double import Run
 
 
@@ -158,11 +163,11 @@ def test_anthropic_529_during_the_revision_is_retried(world: World) -> None:
 
 
 def test_integration_times_out_after_accepting_the_refund(world: World) -> None:
-    """The product app applies the refund but answers after our client gave up (the real 10 s
-    timeout: nothing is patched in the app process). The step retries with the same idempotency
+    """The product app applies the refund but answers after our client gave up (the app's
+    INTEGRATION_TIMEOUT_SECONDS: nothing is patched in the app process). The step retries with the same idempotency
     key and gets the stored answer: one refund, the action succeeded, the message shows it."""
     action_id = world.propose_refund("evt_it1", "cnv_it1")
-    world.integration.fail_after_apply("revoke-access", delay=integrations.TIMEOUT_SECONDS + 0.5)
+    world.integration.fail_after_apply("revoke-access", delay=INTEGRATION_TIMEOUT + 1)
     run = approve_and_settle(world, action_id)
     assert run.output["execution"] == "succeeded", run.error
 
