@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal, Self
 
 import inngest
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 ACTION_ID_FIELD = to_camel("action_id")
@@ -40,7 +40,12 @@ class EventData(BaseModel):
 
     @classmethod
     def parse(cls, data: Any) -> Self:
-        return cls.model_validate(data)
+        """Validate a run's event data. Bad data can never succeed on a retry, so it is a
+        ``NonRetriableError`` naming the event and the fields, not a crash deep in a step."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise inngest.NonRetriableError(f"bad {cls.NAME} payload: {exc}") from exc
 
 
 class InboundReceived(EventData):

@@ -20,7 +20,6 @@ from __future__ import annotations
 from typing import Any
 
 import inngest
-import pydantic
 
 from support import actions, drafts
 from support.config import current
@@ -93,12 +92,7 @@ def create_action_draft(action: dict[str, Any]) -> dict[str, Any]:
     retries=3,
 )
 def execute_action(ctx: inngest.ContextSync) -> dict[str, Any]:
-    try:
-        action_id = ExecuteActionRequested.parse(ctx.event.data).action_id
-    except pydantic.ValidationError as exc:
-        raise inngest.NonRetriableError(
-            f"bad {ExecuteActionRequested.NAME} payload: {exc}"
-        ) from exc
+    action_id = ExecuteActionRequested.parse(ctx.event.data).action_id
 
     claim = ctx.step.run("claim-action", actions.claim, action_id)
     if not claim["claimed"]:

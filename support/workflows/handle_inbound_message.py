@@ -16,7 +16,6 @@ import datetime as dt
 from typing import Any
 
 import inngest
-import pydantic
 
 from support.events import (
     ACTION_ID_FIELD,
@@ -42,10 +41,7 @@ CONVERSATION_KEY = "event.data.conversationId"
     retries=4,
 )
 def handle_inbound_message(ctx: inngest.ContextSync) -> dict[str, Any]:
-    try:
-        event = InboundReceived.parse(ctx.event.data)
-    except pydantic.ValidationError as exc:
-        raise inngest.NonRetriableError(f"bad front/inbound_received payload: {exc}") from exc
+    event = InboundReceived.parse(ctx.event.data)
 
     context = ctx.step.run("gather-context", steps.gather_context, event)
     rules = ctx.step.run("check-rules", steps.check_rules, context)

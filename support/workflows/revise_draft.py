@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import inngest
-import pydantic
 
 from support import actions, audit, drafts
 from support import agent as agent_module
@@ -101,12 +100,7 @@ def create_revised_draft(action_id: str, reason: str, revision: dict[str, Any]) 
     retries=3,
 )
 def revise_draft(ctx: inngest.ContextSync) -> dict[str, Any]:
-    try:
-        request = DraftRevisionRequested.parse(ctx.event.data)
-    except pydantic.ValidationError as exc:
-        raise inngest.NonRetriableError(
-            f"bad {DraftRevisionRequested.NAME} payload: {exc}"
-        ) from exc
+    request = DraftRevisionRequested.parse(ctx.event.data)
     revision = ctx.step.run(
         "revise-with-agent", revise_with_agent, request.action_id, request.reason
     )
