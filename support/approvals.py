@@ -22,7 +22,7 @@ import dataclasses
 import datetime as dt
 from typing import Any, Literal, cast
 
-from sqlalchemy import CursorResult, Executable, or_, select, update
+from sqlalchemy import CursorResult, Executable, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from support import audit, db
@@ -126,8 +126,13 @@ class InvalidEdit(ValueError):
 
 
 def _changed(session: Session, statement: Executable) -> int:
-    """Rows an UPDATE changed (the row count that says who won)."""
-    result = session.execute(statement, execution_options={"synchronize_session": False})
+    """Rows an UPDATE changed (the row count that says who won).
+
+    Run on the session's connection, in its transaction, as plain Core: the ORM's bulk-UPDATE path
+    (with ``synchronize_session=False`` it had nothing to synchronise) only added CPU. Callers add
+    ORM objects (audit rows) after their UPDATEs, so there is nothing to autoflush first.
+    """
+    result = session.connection().execute(statement)
     return cast(CursorResult[Any], result).rowcount
 
 
@@ -136,43 +141,106 @@ def load(action_id: str) -> ApprovalRecord | None:
         return _record(s, action_id)
 
 
+# Only the columns an ApprovalRecord carries (not the app's secrets and URLs): with the pure-Python
+# MySQL driver every selected column costs a field descriptor to parse, on every query.
+_RECORD_COLUMNS = (
+    Action.id,
+    Action.type,
+    Action.conversation_id,
+    App.id,
+    App.name,
+    App.slack_channel,
+    App.max_refund_amount,
+    Action.customer_email,
+    Action.reasoning,
+    Action.parameters,
+    Action.draft_body,
+    Action.context_degraded,
+    ApprovalRequest.status,
+    ApprovalRequest.decided_by,
+    ApprovalRequest.decided_at,
+    ApprovalRequest.reason,
+    ApprovalRequest.edits,
+    ApprovalRequest.slack_channel,
+    ApprovalRequest.slack_ts,
+    ApprovalRequest.expires_at,
+    ApprovalRequest.resolved_at,
+    ApprovalRequest.reminded_at,
+    ApprovalRequest.created_at,
+    Action.status,
+    Action.result,
+    Action.error,
+)
+
+
+# Built once: constructing a 26-column SELECT costs more CPU than compiling it (which is cached).
+_RECORD_BY_ID = (
+    select(*_RECORD_COLUMNS)
+    .join_from(ApprovalRequest, Action, Action.id == ApprovalRequest.id)
+    .join(App, App.id == Action.app_id)
+    .where(ApprovalRequest.id == bindparam("action_id"))
+)
+
+
 def _record(session: Session, action_id: str) -> ApprovalRecord | None:
-    row = session.execute(
-        select(ApprovalRequest, Action, App)
-        .join(Action, Action.id == ApprovalRequest.id)
-        .join(App, App.id == Action.app_id)
-        .where(ApprovalRequest.id == action_id)
-    ).first()
+    row = session.connection().execute(_RECORD_BY_ID, {"action_id": action_id}).first()
     if row is None:
         return None
-    req, action, app = row
+    (
+        action_id_,
+        action_type,
+        conversation_id,
+        app_id,
+        app_name,
+        app_channel,
+        max_refund_amount,
+        customer_email,
+        reasoning,
+        parameters,
+        draft_body,
+        context_degraded,
+        status,
+        decided_by,
+        decided_at,
+        reason,
+        edits,
+        slack_channel,
+        slack_ts,
+        expires_at,
+        resolved_at,
+        reminded_at,
+        created_at,
+        action_status,
+        result,
+        error,
+    ) = row
     return ApprovalRecord(
-        action_id=action.id,
-        action_type=action.type,
-        conversation_id=action.conversation_id,
-        app_id=app.id,
-        app_name=app.name,
-        app_channel=app.slack_channel,
-        max_refund_amount=app.max_refund_amount,
-        customer_email=action.customer_email,
-        reasoning=action.reasoning or "",
-        parameters=dict(action.parameters or {}),
-        draft_body=action.draft_body,
-        context_degraded=bool(action.context_degraded),
-        status=req.status,
-        decided_by=req.decided_by,
-        decided_at=req.decided_at,
-        reason=req.reason,
-        edits=dict(req.edits) if req.edits else None,
-        slack_channel=req.slack_channel,
-        slack_ts=req.slack_ts,
-        expires_at=req.expires_at,
-        resolved_at=req.resolved_at,
-        reminded_at=req.reminded_at,
-        created_at=req.created_at,
-        action_status=action.status,
-        result=dict(action.result) if action.result else None,
-        error=action.error,
+        action_id=action_id_,
+        action_type=action_type,
+        conversation_id=conversation_id,
+        app_id=app_id,
+        app_name=app_name,
+        app_channel=app_channel,
+        max_refund_amount=max_refund_amount,
+        customer_email=customer_email,
+        reasoning=reasoning or "",
+        parameters=dict(parameters or {}),
+        draft_body=draft_body,
+        context_degraded=bool(context_degraded),
+        status=status,
+        decided_by=decided_by,
+        decided_at=decided_at,
+        reason=reason,
+        edits=dict(edits) if edits else None,
+        slack_channel=slack_channel,
+        slack_ts=slack_ts,
+        expires_at=expires_at,
+        resolved_at=resolved_at,
+        reminded_at=reminded_at,
+        created_at=created_at,
+        action_status=action_status,
+        result=dict(result) if result else None,
+        error=error,
     )
 
 
@@ -224,7 +292,8 @@ def decide(
     One conditional UPDATE decides; the winner's transaction also sets ``actions.status`` and
     appends the audit rows. ``edits`` (from ``validate_edits``) are stored on the request; the
     action keeps the agent's proposal, and ``support.actions.effective`` merges the two. A request past ``expires_at`` cannot be decided any more
-    (``Outcome.late``), even before its run has marked it expired.
+    (``Outcome.late``), even before its run has marked it expired. The returned record is read in
+    the same transaction (one connection, one commit per click).
     """
     if decision not in ("approved", "rejected"):
         raise ValueError(f"unknown decision {decision!r}")
@@ -252,10 +321,15 @@ def decide(
             == 1
         )
         if won:
-            action = s.get(Action, action_id)
-            assert action is not None  # approval_requests.id references actions.id
-            before = dict(action.parameters or {})
             _changed(s, update(Action).where(Action.id == action_id).values(status=decision))
+        # The state that stands, read in the same transaction (the winner's own writes, or what
+        # the winner committed before this loser's UPDATE found nothing to change).
+        record = _record(s, action_id)
+        if won:
+            assert record is not None  # approval_requests.id references actions.id
+            # decide() changes neither the parameters nor the draft: the row read after the
+            # UPDATEs still holds the values from before the decision.
+            before = dict(record.parameters)
             detail: dict[str, Any] = {"decision": decision, "decidedAt": moment.isoformat()}
             if reason:
                 detail["reason"] = reason.strip()
@@ -267,7 +341,7 @@ def decide(
                 f"approval.{decision}",
                 actor=user_id,
                 action_id=action_id,
-                conversation_id=action.conversation_id,
+                conversation_id=record.conversation_id,
                 detail=detail,
             )
             if edits:
@@ -276,14 +350,13 @@ def decide(
                     "approval.edited",
                     actor=user_id,
                     action_id=action_id,
-                    conversation_id=action.conversation_id,
+                    conversation_id=record.conversation_id,
                     detail={
                         "edits": edits,
                         "parametersBefore": before,
-                        "draftBefore": action.draft_body,
+                        "draftBefore": record.draft_body,
                     },
                 )
-    record = load(action_id)
     late = (
         not won
         and record is not None

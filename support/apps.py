@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from support import db
@@ -83,4 +83,28 @@ def by_inbox(inbox_ids: Iterable[str]) -> App | None:
     for inbox_id in ids:
         if inbox_id in found:
             return found[inbox_id]
+    return None
+
+
+# Built once; ``ids`` expands to the IN list at execution.
+_OWNERS = select(App.front_inbox_id, App.id).where(
+    App.front_inbox_id.in_(bindparam("ids", expanding=True))
+)
+
+
+def inbox_owner(inbox_ids: Iterable[str]) -> tuple[int, str] | None:
+    """(app id, inbox id) for the first of ``inbox_ids`` that is registered, or None.
+
+    What the Front door needs per webhook, read fresh every time (apps can be re-registered by
+    another process at any moment, so nothing is cached): two columns on a plain connection, no
+    ORM objects and no COMMIT of a read-only transaction. The same app ``by_inbox`` returns.
+    """
+    ids = [i for i in inbox_ids if i]
+    if not ids:
+        return None
+    with db.engine().connect() as conn:
+        found = {inbox: app_id for inbox, app_id in conn.execute(_OWNERS, {"ids": ids})}
+    for inbox_id in ids:
+        if inbox_id in found:
+            return found[inbox_id], inbox_id
     return None

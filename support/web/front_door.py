@@ -62,19 +62,19 @@ def front_webhook_door() -> Response | tuple[Response, int]:
     if delivery.kind == "outbound":
         return _send(OutboundSent(conversation_id=conversation_id, message_id=message_id), delivery)
 
-    app = apps.by_inbox(delivery.inbox_ids)
-    if app is None:
+    owner = apps.inbox_owner(delivery.inbox_ids)
+    if owner is None:
         log.info(
             "front.webhook.no_app event_id=%s inbox_ids=%s",
             delivery.event_id,
             ",".join(delivery.inbox_ids),
         )
         return jsonify(ok=True, ignored="no app for inbox")
-    inbox_id = next(i for i in delivery.inbox_ids if i == app.front_inbox_id)
+    app_id, inbox_id = owner
     event = InboundReceived(
         conversation_id=conversation_id,
         message_id=message_id,
-        app_id=app.id,
+        app_id=app_id,
         inbox_id=inbox_id,
         front_event_id=event_id,
         subject=delivery.subject,

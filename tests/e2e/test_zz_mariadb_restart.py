@@ -29,7 +29,8 @@ import pytest
 from tests.e2e.harness import World, eventually, open_world, render_blocks
 
 MARIADBD = "/usr/sbin/mariadbd"
-RETRY_DELAY = 20.0  # virtual seconds: a failed step waits until the test advances the clock
+RETRY_DELAY = 20.0
+INTEGRATION_TIMEOUT = 10.0  # virtual seconds: a failed step waits until the test advances the clock
 
 pytestmark = [
     pytest.mark.mysql,
@@ -88,7 +89,11 @@ def restartable(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
     if not shutil.which("mysqladmin") or not shutil.which("start-stop-daemon"):
         pytest.skip("mysqladmin and start-stop-daemon are needed to restart MariaDB")
     with open_world(
-        database_url, tmp_path_factory.mktemp("restart"), retry_delay=RETRY_DELAY
+        database_url,
+        tmp_path_factory.mktemp("restart"),
+        retry_delay=RETRY_DELAY,
+        # the refund call must outlive the outage: answer after 4 s, well inside the timeout
+        INTEGRATION_TIMEOUT_SECONDS=str(INTEGRATION_TIMEOUT),
     ) as world:
         yield world
 
@@ -98,7 +103,7 @@ def test_run_survives_a_mariadb_restart_and_keeps_every_decision(restartable: Wo
     world.reset()
     first = world.propose_refund("evt_db1", "cnv_db1")
     second = world.propose_refund("evt_db2", "cnv_db2")
-    # the product app applies the refund at once but answers 4 s later (its timeout is 10 s)
+    # the product app applies the refund at once but answers 4 s later (the timeout is 10 s)
     world.integration.slow_next("revoke-access", 4.0)
 
     assert world.click(first).status_code == 200
