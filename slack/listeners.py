@@ -18,11 +18,13 @@ decision stays in the database and ``reconcile-decisions`` announces it again.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.models.views import View
 
 from slack import blocks
 from support import approvals, inngest_client
@@ -50,25 +52,21 @@ def register(app: App, config: Config) -> None:
         if click.from_home:
             publish_home(config, client, click.user_id)
 
-    def open_reject(body: dict[str, Any], client: WebClient) -> None:
+    def open_modal(
+        body: dict[str, Any], client: WebClient, build: Callable[[blocks.RequestView], View]
+    ) -> None:
         click = Click.from_action(body)
         if refuse(config, client, click):
             return
         record = still_pending(client, click)
         if record is not None:
-            client.views_open(
-                trigger_id=body["trigger_id"], view=blocks.reject_modal(view_of(record))
-            )
+            client.views_open(trigger_id=body["trigger_id"], view=build(view_of(record)))
+
+    def open_reject(body: dict[str, Any], client: WebClient) -> None:
+        open_modal(body, client, blocks.reject_modal)
 
     def open_edit(body: dict[str, Any], client: WebClient) -> None:
-        click = Click.from_action(body)
-        if refuse(config, client, click):
-            return
-        record = still_pending(client, click)
-        if record is not None:
-            client.views_open(
-                trigger_id=body["trigger_id"], view=blocks.edit_modal(view_of(record))
-            )
+        open_modal(body, client, blocks.edit_modal)
 
     def check_reject(ack: Ack, body: dict[str, Any]) -> None:
         if not reason_of(body):

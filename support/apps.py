@@ -71,21 +71,6 @@ def get(app_id: int) -> App | None:
         return s.get(App, app_id)
 
 
-def by_inbox(inbox_ids: Iterable[str]) -> App | None:
-    """The app owning the first of ``inbox_ids`` that is registered (one indexed query)."""
-    ids = [i for i in inbox_ids if i]
-    if not ids:
-        return None
-    with db.session() as s:
-        found = {
-            a.front_inbox_id: a for a in s.scalars(select(App).where(App.front_inbox_id.in_(ids)))
-        }
-    for inbox_id in ids:
-        if inbox_id in found:
-            return found[inbox_id]
-    return None
-
-
 # Built once; ``ids`` expands to the IN list at execution.
 _OWNERS = select(App.front_inbox_id, App.id).where(
     App.front_inbox_id.in_(bindparam("ids", expanding=True))
@@ -97,7 +82,7 @@ def inbox_owner(inbox_ids: Iterable[str]) -> tuple[int, str] | None:
 
     What the Front door needs per webhook, read fresh every time (apps can be re-registered by
     another process at any moment, so nothing is cached): two columns on a plain connection, no
-    ORM objects and no COMMIT of a read-only transaction. The same app ``by_inbox`` returns.
+    ORM objects and no COMMIT of a read-only transaction.
     """
     ids = [i for i in inbox_ids if i]
     if not ids:
