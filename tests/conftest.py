@@ -1,13 +1,17 @@
 """Shared fixtures: databases (SQLite and MariaDB), the app over real HTTP, loopback fakes.
 
-Every test that takes ``database_url`` runs twice: on a SQLite file and on MariaDB
-(``TEST_MYSQL_URL``, default ``mysql+pymysql://root@127.0.0.1:3306/test``). Without MariaDB those
-runs are skipped, unless ``REQUIRE_MYSQL=1`` (CI), where they fail.
+Every test that takes ``database_url`` runs twice: on a SQLite file and on MariaDB. The MariaDB
+runs use a database of their own, ``test_<random>``, created (and migrated) when the session first
+needs it and dropped when it ends, on the server ``TEST_MYSQL_URL`` names (default
+``mysql+pymysql://root@127.0.0.1:3306``; a database name in that URL is ignored). Any number of test
+sessions can share one server; nothing else on it is touched. Without MariaDB those runs are
+skipped, unless ``REQUIRE_MYSQL=1`` (CI), where they fail.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,7 +25,9 @@ from support.db import migrate
 from support.db.models import Base
 from tests.support_server import LiveServer
 
-MYSQL_URL = os.environ.get("TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
+MYSQL_SERVER_URL = sa.make_url(
+    os.environ.get("TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306")
+).set(database=None)
 
 FRONT_SECRET = "front-test-secret-0123456789"
 SLACK_SECRET = "slack-test-signing-secret-0123"
@@ -46,27 +52,36 @@ def _mysql_reachable(url: str) -> str | None:
         engine.dispose()
 
 
-def _reset_schema(url: str) -> None:
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        Base.metadata.drop_all(conn)
-        conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
-    engine.dispose()
-    migrate.upgrade(url)
+@pytest.fixture(scope="session")
+def mysql_database() -> Iterator[str]:
+    """A MariaDB database of this session's own (``test_<random>``), dropped at the end."""
+    server = MYSQL_SERVER_URL.render_as_string(hide_password=False)
+    problem = _mysql_reachable(server)
+    if problem:
+        if os.environ.get("REQUIRE_MYSQL") == "1":
+            pytest.fail(f"REQUIRE_MYSQL=1 but MariaDB is unreachable at {server}: {problem}")
+        pytest.skip(f"MariaDB unreachable ({problem}); set REQUIRE_MYSQL=1 to fail instead")
+    name = f"test_{secrets.token_hex(6)}"
+    admin = sa.create_engine(server)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+    url = MYSQL_SERVER_URL.set(database=name).render_as_string(hide_password=False)
+    try:
+        migrate.upgrade(url)
+        yield url
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session", params=["sqlite", "mysql"])
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
-    else:
-        url = MYSQL_URL
-        problem = _mysql_reachable(url)
-        if problem:
-            if os.environ.get("REQUIRE_MYSQL") == "1":
-                pytest.fail(f"REQUIRE_MYSQL=1 but MariaDB is unreachable at {url}: {problem}")
-            pytest.skip(f"MariaDB unreachable ({problem}); set REQUIRE_MYSQL=1 to fail instead")
-    _reset_schema(url)
+    if request.param == "mysql":
+        url: str = request.getfixturevalue("mysql_database")
+        return url
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    migrate.upgrade(url)
     return url
 
 
