@@ -85,12 +85,16 @@ def apps_list() -> None:
 
 
 @inngest_cli.command("sync")
-@click.option("--url", default=None, help="public origin of this service (default: PUBLIC_URL)")
+@click.option(
+    "--url",
+    default=None,
+    help="public origin of this service (default: PUBLIC_URL; in dev mode only, else "
+    "http://127.0.0.1:$PORT)",
+)
 def inngest_sync_command(url: str | None) -> None:
     """Register every function with the Inngest server (run after each deploy)."""
-    config: Config = current_app.extensions["support.config"]
     try:
-        message = inngest_sync.sync(current_app, url or config.public_url)
+        message = inngest_sync.sync(current_app, url)
     except inngest_sync.SyncError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(message)

@@ -75,6 +75,13 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _port(value: str) -> int:
+    number = int(value)
+    if not 0 < number < 65536:
+        raise ValueError("must be a TCP port (1-65535)")
+    return number
+
+
 def _bool(value: str) -> bool:
     lowered = value.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
@@ -85,9 +92,14 @@ def _bool(value: str) -> bool:
 
 
 def _signing_key(value: str) -> str:
+    """``signkey-<env>-<hex>``: Inngest's are 64 hex digits; a self-hosted server takes any even
+    number of them (the hex is decoded); fewer than 32 is a key cut short when copied."""
     match = re.fullmatch(r"signkey-[a-z]+-([0-9a-fA-F]+)", value.strip())
     if not match:
         raise ValueError("must look like signkey-<env>-<hex>")
+    digits = match.group(1)
+    if len(digits) % 2 or len(digits) < 32:
+        raise ValueError("the hex part must be an even number of digits, 64 for Inngest Cloud")
     return value.strip()
 
 
@@ -166,6 +178,14 @@ SETTINGS: tuple[Setting, ...] = (
         _url_without_slash,
         fix="set PUBLIC_URL to the https origin Slack, Front and Inngest reach this service "
         "at, e.g. https://support.example.com",
+    ),
+    Setting(
+        "PORT",
+        "port",
+        "Port gunicorn listens on (`gunicorn.conf.py`; the image's default). `make run` uses 3000.",
+        "8000",
+        _port,
+        fix="set PORT to the port this service listens on (1-65535), or unset it for 8000",
     ),
     Setting(
         "MAX_BODY_BYTES",
@@ -431,6 +451,7 @@ class Config:
     database_url: str
     log_level: str
     public_url: str | None
+    port: int
     max_body_bytes: int
     slack_bot_token: str | None
     slack_signing_secret: str | None

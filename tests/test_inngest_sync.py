@@ -139,3 +139,60 @@ def test_cli_ping_explains_a_failed_send(tmp_path: Path) -> None:
     )
     result = app.test_cli_runner().invoke(args=["inngest", "ping"])
     assert result.exit_code != 0 and "could not send support/ping" in result.output
+
+
+def test_cli_sync_refuses_a_url_that_is_not_one(tmp_path: Path) -> None:
+    with InngestDouble() as double:
+        app = create_app(
+            {
+                "INNGEST_DEV": "1",
+                "INNGEST_BASE_URL": double.url,
+                "DATABASE_URL": f"sqlite:///{tmp_path}/d.db",
+            }
+        )
+        for bad in ("not-a-url", "ftp://x.example", "http://has space.example", ""):
+            result = app.test_cli_runner().invoke(args=["inngest", "sync", "--url", bad])
+            assert result.exit_code != 0, (bad, result.output)
+            assert "is not an http(s) URL" in result.output
+        assert double.register_requests == []
+
+
+def test_cloud_mode_sync_refuses_without_public_url(tmp_path: Path) -> None:
+    key = "signkey-test-" + secrets.token_hex(32)
+    with InngestDouble(signing_key=key, event_key="evkey") as double:
+        app = create_app(cloud_settings(tmp_path, double))
+        result = app.test_cli_runner().invoke(args=["inngest", "sync"])
+        assert result.exit_code != 0
+        assert "PUBLIC_URL is unset" in result.output and "nothing was registered" in result.output
+        assert double.register_requests == []
+
+
+def test_dev_mode_sync_defaults_to_port(tmp_path: Path) -> None:
+    with InngestDouble() as double:
+        app = create_app(
+            {
+                "INNGEST_DEV": "1",
+                "INNGEST_BASE_URL": double.url,
+                "DATABASE_URL": f"sqlite:///{tmp_path}/d.db",
+                "PORT": "3123",
+            }
+        )
+        result = app.test_cli_runner().invoke(args=["inngest", "sync"])
+        assert result.exit_code == 0, result.output
+        assert {r["body"]["url"] for r in double.register_requests} == {
+            "http://127.0.0.1:3123/api/inngest"
+        }
+
+
+def test_cli_sync_says_when_no_answer_came(tmp_path: Path) -> None:
+    app = create_app(
+        {
+            "INNGEST_DEV": "1",
+            "INNGEST_BASE_URL": "http://127.0.0.1:9",
+            "DATABASE_URL": f"sqlite:///{tmp_path}/d.db",
+        }
+    )
+    result = app.test_cli_runner().invoke(args=["inngest", "sync"])
+    assert result.exit_code != 0
+    assert "no answer from http://127.0.0.1:9/fn/register" in result.output
+    assert "Connection refused" in result.output and "HTTP 500" not in result.output

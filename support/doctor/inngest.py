@@ -24,8 +24,19 @@ def inngest_checks(config: Config, timeout: float) -> list[Check]:
     checks: list[Check] = []
     key = config.inngest_signing_key
     if key:
-        env = key.split("-")[1] if key.count("-") >= 2 else "?"
-        checks.append(Check("ok", "inngest.signing_key", f"well-formed (environment {env!r})"))
+        env, hex_part = _key_parts(key)
+        if len(hex_part) == 64:
+            checks.append(Check("ok", "inngest.signing_key", f"well-formed (environment {env!r})"))
+        else:
+            checks.append(
+                Check(
+                    "warn",
+                    "inngest.signing_key",
+                    f"key of environment {env!r} has {len(hex_part)} hex digits where Inngest's "
+                    "have 64: probably cut short when copied",
+                    FIXES["INNGEST_SIGNING_KEY"],
+                )
+            )
         fallback = config.inngest_signing_key_fallback
         if fallback and fallback == key:
             checks.append(
@@ -63,8 +74,19 @@ def inngest_checks(config: Config, timeout: float) -> list[Check]:
             )
         )
     checks.append(_public_url_check(config))
+    missing = config.missing("inngest_signing_key", "inngest_event_key")
     if config.inngest_api_origin:
         checks.append(_server_check(config.inngest_api_origin, timeout))
+    elif missing:
+        checks.append(
+            Check(
+                "fail",
+                "inngest.server",
+                f"Inngest Cloud mode, but {' and '.join(missing)} unset: the SDK can neither "
+                "serve /api/inngest nor send events",
+                FIXES[missing[0]],
+            )
+        )
     else:
         checks.append(
             Check(
@@ -74,6 +96,12 @@ def inngest_checks(config: Config, timeout: float) -> list[Check]:
             )
         )
     return checks
+
+
+def _key_parts(key: str) -> tuple[str, str]:
+    """(environment, hex digits) of ``signkey-<env>-<hex>``."""
+    match = re.fullmatch(r"signkey-([a-z]+)-([0-9a-fA-F]*)", key)
+    return (match.group(1), match.group(2)) if match else ("?", "")
 
 
 def _public_url_check(config: Config) -> Check:
@@ -102,9 +130,11 @@ def _get(url: str, timeout: float) -> httpx.Response:
 
 def _dev_server_check(config: Config, timeout: float) -> Check:
     origin = config.inngest_api_origin or DEV_SERVER_URL
+    serve_url = f"http://127.0.0.1:{config.port}{SERVE_PATH}"
     fix = (
-        "start the dev server: npx inngest-cli@latest dev -u http://127.0.0.1:3000/api/inngest "
-        "(`make run` tries this), or set INNGEST_DEV / INNGEST_BASE_URL to its URL"
+        f"start the dev server: npx inngest-cli@latest dev -u {serve_url} "
+        "(`make run` tries this and logs to var/inngest-dev.log), or set INNGEST_DEV / "
+        "INNGEST_BASE_URL to its URL"
     )
     try:
         response = _get(f"{origin}/dev", timeout)
@@ -133,7 +163,7 @@ def _dev_server_check(config: Config, timeout: float) -> Check:
             "inngest",
             f"dev server answers at {origin} but lists none of our functions",
             "run `flask --app app inngest sync` (or start the dev server with "
-            "-u http://127.0.0.1:3000/api/inngest so it finds them)",
+            f"-u {serve_url} so it finds them)",
         )
     return Check(
         "ok", "inngest", f"dev server answers at {origin}; {len(ours)} of our functions registered"

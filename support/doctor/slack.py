@@ -10,6 +10,8 @@ from support.doctor.database import AppRow
 from support.doctor.report import FIXES, Check, error_text
 
 SLACK_TOKEN_ERRORS = ("invalid_auth", "not_authed", "token_revoked", "account_inactive")
+# Slack tokens: xoxb- (bot), xoxp- (user), ... then dash-separated alphanumerics.
+SLACK_TOKEN = re.compile(r"xox[a-z]-[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+")
 
 
 def slack_checks(config: Config, apps: list[AppRow] | None, timeout: float) -> list[Check]:
@@ -34,6 +36,16 @@ def slack_checks(config: Config, apps: list[AppRow] | None, timeout: float) -> l
     if not token:
         checks.append(
             Check("fail", "slack.auth", "SLACK_BOT_TOKEN unset", FIXES["SLACK_BOT_TOKEN"])
+        )
+    elif not SLACK_TOKEN.fullmatch(token):
+        checks.append(
+            Check(
+                "fail",
+                "slack.auth",
+                "SLACK_BOT_TOKEN is malformed (a bot token looks like xoxb-<digits>-<digits>-"
+                "<letters and digits>); not sent to Slack",
+                FIXES["SLACK_BOT_TOKEN"],
+            )
         )
     else:
         client = WebClient(token=token, base_url=config.slack_api_base_url, timeout=int(timeout))
