@@ -102,6 +102,19 @@ def _text(value: str) -> str:
     return value.strip()
 
 
+def _log_format(value: str) -> str:
+    fmt = value.strip().lower()
+    if fmt not in ("text", "json"):
+        raise ValueError("must be text or json")
+    return fmt
+
+
+def _directory(value: str) -> str:
+    if not os.path.isdir(value.strip()):
+        raise ValueError("must be an existing directory")
+    return value.strip()
+
+
 @dataclass(frozen=True)
 class Setting:
     """One environment variable: its attribute, default, parser and documentation."""
@@ -354,6 +367,41 @@ SETTINGS: tuple[Setting, ...] = (
         _bool,
         group="inngest",
     ),
+    # --- observability (docs/observability.md) ---
+    Setting(
+        "METRICS_TOKEN",
+        "metrics_token",
+        "Bearer token Prometheus sends to scrape `GET /metrics`; unset = no `/metrics` (404) and "
+        "no metrics are counted.",
+        secret=True,
+        group="observability",
+    ),
+    Setting(
+        "PROMETHEUS_MULTIPROC_DIR",
+        "prometheus_multiproc_dir",
+        "Empty directory where each gunicorn worker keeps its metrics (prometheus_client's "
+        "multiprocess mode); needed with more than one worker.",
+        None,
+        _directory,
+        group="observability",
+    ),
+    Setting(
+        "LOG_FORMAT",
+        "log_format",
+        "`text` (one line per event) or `json` (one JSON object per line, with the event's "
+        "`key=value` fields as keys).",
+        "text",
+        _log_format,
+        group="observability",
+    ),
+    Setting(
+        "SENTRY_DSN",
+        "sentry_dsn",
+        "Sentry DSN: unhandled errors are reported (secrets and message bodies scrubbed); unset = "
+        "off.",
+        secret=True,
+        group="observability",
+    ),
 )
 
 
@@ -391,6 +439,10 @@ class Config:
     inngest_signing_key: str | None = None
     inngest_signing_key_fallback: str | None = None
     inngest_sync_on_start: bool = False
+    metrics_token: str | None = None
+    prometheus_multiproc_dir: str | None = None
+    log_format: str = "text"
+    sentry_dsn: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
