@@ -43,3 +43,22 @@ def when_ready(server: Any) -> None:
         server.log.info("inngest.sync.ok %s", message)
     except Exception:
         logging.getLogger("support.inngest").exception("inngest.sync.failed")
+
+
+def on_starting(server: Any) -> None:
+    # prometheus_client's multiprocess mode (docs/observability.md): the master starts with an empty
+    # directory, so the counters of a previous run are not summed into this one. Only its own
+    # files (*.db) are removed.
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path and os.path.isdir(path):
+        for name in os.listdir(path):
+            if name.endswith(".db"):
+                os.remove(os.path.join(path, name))
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    # A worker is gone: drop its live-gauge files (its counters stay, so totals never go back).
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -25,7 +25,14 @@ _handlers: dict[int, SlackRequestHandler] = {}
 
 
 def web_client(config: Config) -> WebClient:
-    return WebClient(token=config.slack_bot_token, base_url=config.slack_api_base_url, timeout=10)
+    from slack.error_metrics import retry_handlers
+
+    return WebClient(
+        token=config.slack_bot_token,
+        base_url=config.slack_api_base_url,
+        timeout=10,
+        retry_handlers=retry_handlers(),
+    )
 
 
 def build_app(config: Config) -> App:

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from support import audit, db
+from support import audit, db, metrics
 from support.db.models import Action, ApprovalRequest, utcnow
 from support.events import ACTION_ID_FIELD
 
@@ -196,6 +196,7 @@ def record_success(action_id: str, result: dict[str, Any], *, actor: str = "exec
             conversation_id=action.conversation_id,
             detail={"result": result},
         )
+    metrics.execution(action.type, "succeeded")
 
 
 def record_failure(action_id: str, error: str, *, actor: str = "executor") -> None:
@@ -215,6 +216,7 @@ def record_failure(action_id: str, error: str, *, actor: str = "executor") -> No
             conversation_id=action.conversation_id,
             detail={"error": error},
         )
+    metrics.execution(action.type, "failed")
 
 
 def outcome(action_id: str) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from typing import Any, Literal, cast
 from sqlalchemy import CursorResult, Executable, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
-from support import audit, db
+from support import audit, db, metrics
 from support.db.models import Action, App, ApprovalRequest, utcnow
 
 Decision = Literal["approved", "rejected"]
@@ -357,6 +357,8 @@ def decide(
                         "draftBefore": record.draft_body,
                     },
                 )
+    if won and record is not None:
+        metrics.decision("edited" if edits else decision, record.created_at, moment)
     late = (
         not won
         and record is not None
@@ -391,7 +393,10 @@ def expire(action_id: str, *, now: dt.datetime | None = None) -> Outcome:
                 conversation_id=conversation,
                 detail={"expiredAt": moment.isoformat()},
             )
-    return Outcome(won=won, record=load(action_id))
+    outcome = Outcome(won=won, record=load(action_id))
+    if won and outcome.record is not None:
+        metrics.decision("expired", outcome.record.created_at, moment)
+    return outcome
 
 
 def resolve(action_id: str, *, now: dt.datetime | None = None) -> Outcome:

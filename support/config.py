@@ -114,6 +114,19 @@ def _text(value: str) -> str:
     return value.strip()
 
 
+def _log_format(value: str) -> str:
+    fmt = value.strip().lower()
+    if fmt not in ("text", "json"):
+        raise ValueError("must be text or json")
+    return fmt
+
+
+def _directory(value: str) -> str:
+    if not os.path.isdir(value.strip()):
+        raise ValueError("must be an existing directory")
+    return value.strip()
+
+
 @dataclass(frozen=True)
 class Setting:
     """One environment variable: its attribute, default, parser, documentation and fix.
@@ -438,6 +451,41 @@ SETTINGS: tuple[Setting, ...] = (
         group="inngest",
         fix="set INNGEST_SYNC_ON_START to true or false",
     ),
+    # --- observability (docs/observability.md) ---
+    Setting(
+        "METRICS_TOKEN",
+        "metrics_token",
+        "Bearer token Prometheus sends to scrape `GET /metrics`; unset = no `/metrics` (404) and "
+        "no metrics are counted.",
+        secret=True,
+        group="observability",
+    ),
+    Setting(
+        "PROMETHEUS_MULTIPROC_DIR",
+        "prometheus_multiproc_dir",
+        "Empty directory where each gunicorn worker keeps its metrics (prometheus_client's "
+        "multiprocess mode); needed with more than one worker.",
+        None,
+        _directory,
+        group="observability",
+    ),
+    Setting(
+        "LOG_FORMAT",
+        "log_format",
+        "`text` (one line per event) or `json` (one JSON object per line, with the event's "
+        "`key=value` fields as keys).",
+        "text",
+        _log_format,
+        group="observability",
+    ),
+    Setting(
+        "SENTRY_DSN",
+        "sentry_dsn",
+        "Sentry DSN: unhandled errors are reported (secrets and message bodies scrubbed); unset = "
+        "off.",
+        secret=True,
+        group="observability",
+    ),
 )
 
 
@@ -479,6 +527,10 @@ class Config:
     inngest_signing_key: str | None
     inngest_signing_key_fallback: str | None
     inngest_sync_on_start: bool
+    metrics_token: str | None
+    prometheus_multiproc_dir: str | None
+    log_format: str
+    sentry_dsn: str | None
     extra: dict[str, Any] = field(default_factory=dict)
     problems: tuple[str, ...] = ()
     """What a strict ``load`` would have raised; only ever non-empty from ``load(lenient=True)``."""

@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from support import metrics
 from support.config import Config
 
 log = logging.getLogger(__name__)
@@ -180,10 +181,14 @@ class FrontClient:
         try:
             response = self._http.request(method, url, json=json)
         except httpx.TimeoutException as exc:
+            metrics.call_error("front", "timeout")
             raise FrontUnavailable(f"Front {where} timed out") from exc
         except httpx.HTTPError as exc:
+            metrics.call_error("front", "connection")
             raise FrontUnavailable(f"Front {where} failed: {exc}") from exc
         status = response.status_code
+        if status >= 400:
+            metrics.call_error("front", status)
         if status in (401, 403):
             raise FrontConfigError(
                 f"Front refused {where} ({status}: {_error_message(response)}): "

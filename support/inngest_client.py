@@ -15,6 +15,7 @@ import threading
 import inngest
 
 from support.config import Config
+from support.workflow_metrics import WorkflowFailures
 
 APP_ID = "support-agent"
 SEND_TIMEOUT_MS = 5000
@@ -46,6 +47,7 @@ def build(config: Config) -> inngest.Inngest:
         signing_key=config.inngest_signing_key,
         logger=logging.getLogger("support.inngest"),
         request_timeout=SEND_TIMEOUT_MS,
+        middleware=[WorkflowFailures],
     )
 
 

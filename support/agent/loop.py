@@ -16,7 +16,7 @@ import json
 import logging
 from typing import Any
 
-from support import policy
+from support import metrics, policy
 from support.agent import tools
 from support.agent.result import AgentResult, ProposedAgentAction
 from support.config import Config
@@ -139,6 +139,7 @@ def _loop(
             raise AgentError(
                 f"the model API refused the request ({exc.status_code}): {exc.message}"
             ) from exc
+        metrics.model_call(config.anthropic_model, response.usage)
         input_tokens += response.usage.input_tokens
         output_tokens += response.usage.output_tokens
         content = [block.model_dump(mode="json", exclude_none=True) for block in response.content]
