@@ -459,6 +459,8 @@ SETTINGS: tuple[Setting, ...] = (
         "no metrics are counted.",
         secret=True,
         group="observability",
+        fix="set METRICS_TOKEN to a long random string (e.g. `openssl rand -hex 32`) and give "
+        "Prometheus the same value as its bearer token for this scrape job",
     ),
     Setting(
         "PROMETHEUS_MULTIPROC_DIR",
@@ -485,6 +487,8 @@ SETTINGS: tuple[Setting, ...] = (
         "off.",
         secret=True,
         group="observability",
+        fix="set SENTRY_DSN to the DSN from Sentry → Project Settings → Client Keys (DSN), or "
+        "unset it to turn error reporting off",
     ),
 )
 
