@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("slack", __name__)
 
 MAX_AGE_SECONDS = 5 * 60
-MALFORMED = (ValueError, TypeError, KeyError, AttributeError, IndexError)
+MALFORMED = (ValueError, TypeError, KeyError, AttributeError, IndexError, RecursionError)
 
 
 def signature_problem(

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
+import httpx
 import inngest
 
 from support.config import Config
@@ -19,6 +21,29 @@ from support.workflow_metrics import WorkflowFailures
 
 APP_ID = "support-agent"
 SEND_TIMEOUT_MS = 5000
+
+MAX_EVENT_BYTES = 256 * 1024
+"""Inngest Cloud's event size limit on the free tier (paid plans allow more): a bigger request is
+refused, so a door never sends one (the events are bounded where they are built)."""
+
+BOUNDED_SEND_TIMEOUT = httpx.Timeout(connect=0.75, write=0.75, read=1.5, pool=0.25)
+"""One attempt for a door that must answer its caller in time (Front waits 5 s for a webhook):
+at most ~3.25 s in total waiting on Inngest, then the caller is told to retry."""
+
+log = logging.getLogger(__name__)
+
+
+class SendError(Exception):
+    """The events were not accepted by Inngest."""
+
+
+class EventNotSent(SendError):
+    """Inngest could not be reached, timed out, failed (5xx/429) or refused our key: retry later."""
+
+
+class EventRejected(SendError):
+    """The events themselves are unacceptable (not encodable, too large, refused as malformed):
+    sending the same events again can never succeed."""
 
 
 class _Declarations:
@@ -35,6 +60,7 @@ definitions: inngest.Inngest = _Declarations()  # type: ignore[assignment]
 
 _lock = threading.Lock()
 _client: inngest.Inngest | None = None
+_http: httpx.Client | None = None
 
 
 def build(config: Config) -> inngest.Inngest:
@@ -52,9 +78,11 @@ def build(config: Config) -> inngest.Inngest:
 
 
 def configure(config: Config) -> inngest.Inngest:
-    global _client
+    global _client, _http
     with _lock:
         _client = build(config)
+        if _http is None:
+            _http = httpx.Client(timeout=BOUNDED_SEND_TIMEOUT)
     return _client
 
 
@@ -65,5 +93,49 @@ def client() -> inngest.Inngest:
 
 
 def send(events: inngest.Event | list[inngest.Event]) -> list[str]:
-    """Send events from outside a function (web doors). Inside functions use step.send_event."""
+    """Send events from outside a function, with the SDK's retries (up to 5 tries of 5 s each).
+    Inside functions use step.send_event; where a caller waits for the answer use send_bounded."""
     return client().send_sync(events)
+
+
+def send_bounded(events: inngest.Event | list[inngest.Event]) -> list[str]:
+    """Send events in one attempt that gives up after ~3.25 s (``BOUNDED_SEND_TIMEOUT``).
+
+    The request is the SDK's own (``Inngest._build_send_request``: URL, event key, headers, ids
+    and timestamps exactly as ``send_sync`` sends them); only the retries are left out, so a hung
+    event API costs a door one bounded wait instead of ~28 s. Raises ``EventRejected`` when the
+    events can never be accepted and ``EventNotSent`` when Inngest did not take them.
+    """
+    batch = events if isinstance(events, list) else [events]
+    try:
+        request: Any = client()._build_send_request(batch)
+    except (UnicodeEncodeError, TypeError, ValueError) as exc:
+        raise EventRejected(f"events could not be encoded as JSON: {exc}") from exc
+    if isinstance(request, Exception):
+        raise EventNotSent(f"events not sent: {request}")
+    size = len(request.content)
+    if size > MAX_EVENT_BYTES:
+        raise EventRejected(f"events are {size} bytes, over Inngest's {MAX_EVENT_BYTES}")
+    request.extensions["timeout"] = BOUNDED_SEND_TIMEOUT.as_dict()
+    http = _http or httpx.Client(timeout=BOUNDED_SEND_TIMEOUT)
+    try:
+        response = http.send(request)
+    except httpx.HTTPError as exc:
+        raise EventNotSent(f"Inngest event API unreachable: {type(exc).__name__}") from exc
+    return _ids(response)
+
+
+def _ids(response: httpx.Response) -> list[str]:
+    status = response.status_code
+    if status in (400, 413, 422):
+        raise EventRejected(f"Inngest refused the events ({status}): {response.text[:300]}")
+    if status >= 300:
+        raise EventNotSent(f"Inngest event API answered {status}: {response.text[:300]}")
+    try:
+        answer = response.json()
+    except ValueError as exc:
+        raise EventNotSent("Inngest event API answered with a body that is not JSON") from exc
+    if not isinstance(answer, dict) or answer.get("error"):
+        raise EventNotSent(f"Inngest event API answered an error: {str(answer)[:300]}")
+    ids = answer.get("ids")
+    return [str(i) for i in ids] if isinstance(ids, list) else []
