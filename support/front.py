@@ -108,6 +108,7 @@ class Message:
     customer_email: str | None
     is_draft: bool = False
     body_html: str = ""
+    version: str | None = None  # drafts: Front's current version (DELETE /drafts/{id} needs it)
 
     @classmethod
     def parse(cls, raw: Any) -> Message:
@@ -123,6 +124,7 @@ class Message:
         if not isinstance(created, int | float):
             raise FrontError(f"Front message {message_id}: created_at is not a number")
         subject = m.get("subject")
+        version = m.get("version")
         return cls(
             id=message_id,
             is_inbound=bool(m.get("is_inbound")),
@@ -132,6 +134,7 @@ class Message:
             customer_email=customer_address(m),
             is_draft=bool(m.get("is_draft")),
             body_html=body if isinstance(body, str) else "",
+            version=version if isinstance(version, str) and version else None,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -262,14 +265,19 @@ class FrontClient:
 
     def create_draft(
         self, conversation_id: str, *, body_html: str, channel_id: str, mode: str = "shared"
-    ) -> str:
-        """Create a reply draft; returns the draft's message id."""
+    ) -> Message:
+        """Create a reply draft; returns the draft (its ``id`` and ``version``)."""
         answer = self._request(
             "POST",
             f"/conversations/{conversation_id}/drafts",
             json={"body": body_html, "channel_id": channel_id, "mode": mode},
         )
-        return _str(_obj(answer, "draft").get("id"), "draft.id")
+        _str(_obj(answer, "draft").get("id"), "draft.id")
+        return Message.parse(answer)
+
+    def get_draft(self, draft_id: str) -> Message:
+        """A draft as Front has it now (``version`` changes with every edit)."""
+        return self.get_message(draft_id)
 
     def send_reply(
         self,
@@ -286,8 +294,12 @@ class FrontClient:
         uid = _obj(answer, "reply").get("message_uid")
         return uid if isinstance(uid, str) else ""
 
-    def delete_draft(self, draft_id: str) -> None:
-        self._request("DELETE", f"/drafts/{draft_id}")
+    def delete_draft(self, draft_id: str, version: str) -> None:
+        """Delete a draft. Front requires the draft's current ``version`` (``DeleteDraft``:
+        ``required: [version]``); read it with ``get_draft`` or keep it from ``create_draft``."""
+        if not version:
+            raise FrontError(f"deleting draft {draft_id} needs its version")
+        self._request("DELETE", f"/drafts/{draft_id}", json={"version": version})
 
     def comment(self, conversation_id: str, body: str) -> str:
         answer = self._request(

@@ -66,7 +66,7 @@ def test_pagination_follows_next(front: FrontFake) -> None:
 
 def test_writes_draft_comment_assign_reply(front: FrontFake) -> None:
     with client(front) as c:
-        draft_id = c.create_draft("cnv_1", body_html="<p>Hi</p>", channel_id="cha_1")
+        draft_id = c.create_draft("cnv_1", body_html="<p>Hi</p>", channel_id="cha_1").id
         c.comment("cnv_1", "note")
         c.assign("cnv_1", "tea_1")
         uid = c.send_reply("cnv_1", body_html="<p>Bye</p>")
@@ -125,6 +125,36 @@ def test_bad_shapes_give_clear_errors(front: FrontFake) -> None:
     front.fail_next("POST /conversations/*/drafts", 200, body=["not", "an", "object"])
     with client(front) as c, pytest.raises(FrontError, match="draft is not an object"):
         c.create_draft("cnv_1", body_html="x", channel_id="cha_1")
+
+
+def test_draft_delete_sends_the_version_front_requires(front: FrontFake) -> None:
+    with client(front) as c:
+        draft = c.create_draft("cnv_1", body_html="<p>Hi</p>", channel_id="cha_1")
+        assert draft.version and draft.is_draft
+        assert c.get_draft(draft.id).version == draft.version
+        c.delete_draft(draft.id, draft.version)
+    [delete] = front.calls("DELETE /drafts/*")
+    assert delete.json == {"version": draft.version} and delete.status == 204
+    assert front.deleted_drafts == [draft.id]
+
+
+def test_fake_refuses_a_draft_delete_without_or_with_a_stale_version(front: FrontFake) -> None:
+    with client(front) as c:
+        draft = c.create_draft("cnv_1", body_html="<p>Hi</p>", channel_id="cha_1")
+        assert draft.version
+        with pytest.raises(FrontError, match="version") as info:
+            c._request("DELETE", f"/drafts/{draft.id}")  # what the client used to send
+        assert info.value.status == 400
+        with pytest.raises(FrontError, match="needs its version"):
+            c.delete_draft(draft.id, "")
+        newer = front.edit_draft_in_front(draft.id, "<p>Hi, edited</p>")
+        assert newer != draft.version
+        with pytest.raises(FrontError) as info:
+            c.delete_draft(draft.id, draft.version)
+        assert info.value.status == 409
+        assert c.get_draft(draft.id).version == newer
+        c.delete_draft(draft.id, newer)
+    assert front.deleted_drafts == [draft.id]
 
 
 def test_merged_conversation_is_followed(front: FrontFake) -> None:

@@ -20,8 +20,9 @@ Endpoints::
     GET    /inboxes/{id}/channels
     GET    /conversations/{id}/drafts           the conversation's drafts not deleted
     POST   /conversations/{id}/drafts           needs body + channel_id (else 400) -> draft message
-    PATCH  /drafts/{id}                         edit a draft (body, channel_id)
-    DELETE /drafts/{id}                         204
+    PATCH  /drafts/{id}                         edit a draft (body, channel_id): version + 1
+    DELETE /drafts/{id}                         needs {"version": <the draft's current version>}
+                                                (400 without it, 409 when stale) -> 204
     POST   /conversations/{id}/messages         send a reply -> 202 {"status", "message_uid"}
     POST   /channels/{id}/messages              new outbound conversation -> 202
     POST   /conversations/{id}/comments         needs body -> 201 comment
@@ -67,6 +68,21 @@ API_BASE_FOR_LINKS = "https://api2.frontapp.com"
 
 def front_error(status: int, message: str) -> dict[str, Any]:
     return {"_error": {"status": status, "title": _TITLES.get(status, "Error"), "message": message}}
+
+
+def _draft_version(draft_id: str, n: int) -> str:
+    """An opaque version string like Front's (``551ba368...-26028-1701804863304-945c``)."""
+    digest = hashlib.md5(draft_id.encode()).hexdigest()  # noqa: S324 - not security
+    return f"{digest}-{n}-{1701804863304 + n}"
+
+
+def _version_number(version: str) -> int:
+    return int(version.split("-")[1])
+
+
+def _public(stored: dict[str, Any]) -> dict[str, Any]:
+    """A stored object without the fake's own bookkeeping keys (``_conversation_id``...)."""
+    return {k: v for k, v in stored.items() if k == "_links" or not k.startswith("_")}
 
 
 def _strip_html(text: str) -> str:
@@ -361,7 +377,7 @@ class FrontFake(FakeServer):
         message = self._messages.get(message_id) or self._draft_store.get(message_id)
         if message is None:
             return Reply(404, front_error(404, f"Unknown message {message_id}"))
-        return Reply(200, message)
+        return Reply(200, _public(message))
 
     def _conversation_json(self, cnv_id: str) -> dict[str, Any]:
         conv = self._conversations[cnv_id]
@@ -466,7 +482,7 @@ class FrontFake(FakeServer):
             "is_draft": True,
             "draft_mode": data.get("mode", "shared"),
             "error_type": None,
-            "version": f"v{version}",
+            "version": _draft_version(draft_id, version),
             "created_at": round(time.time(), 3),
             "blurb": text[:100],
             "subject": data.get("subject")
@@ -491,12 +507,20 @@ class FrontFake(FakeServer):
             return Reply(400, front_error(400, "mode must be shared or private"))
         return None
 
+    def _store_draft(
+        self, cnv_id: str, data: dict[str, Any], version: int, draft_id: str
+    ) -> dict[str, Any]:
+        """Store the draft as Front keeps it; returns the public draft message."""
+        draft = self._draft_message(draft_id, cnv_id, data, version)
+        self._draft_store[draft_id] = {
+            **draft,
+            "_conversation_id": cnv_id,
+            "_channel_id": data["channel_id"],
+        }
+        return draft
+
     def _list_drafts(self, req: Recorded, cnv_id: str) -> Reply:
-        drafts = [
-            {k: v for k, v in d.items() if k != "_conversation_id"}
-            for d in self._draft_store.values()
-            if d["_conversation_id"] == cnv_id
-        ]
+        drafts = [_public(d) for d in self._draft_store.values() if d["_conversation_id"] == cnv_id]
         return Reply(
             200,
             {"_links": {"self": f"{self.url}/conversations/{cnv_id}/drafts"}, "_results": drafts},
@@ -510,8 +534,7 @@ class FrontFake(FakeServer):
         if error:
             return error
         draft_id = f"msg_draft_{len(self._drafts) + 1}"
-        draft = self._draft_message(draft_id, cnv_id, data, 1)
-        self._draft_store[draft_id] = {**draft, "_conversation_id": cnv_id}
+        draft = self._store_draft(cnv_id, data, 1, draft_id)
         self._drafts.append(
             {
                 "conversation_id": cnv_id,
@@ -532,17 +555,36 @@ class FrontFake(FakeServer):
         error = self._check_draft_body(data)
         if error:
             return error
-        version = int(stored["version"][1:])
         if data.get("version") and data["version"] != stored["version"]:
             return Reply(409, front_error(409, "Draft version conflict"))
-        draft = self._draft_message(draft_id, stored["_conversation_id"], data, version + 1)
-        self._draft_store[draft_id] = {**draft, "_conversation_id": stored["_conversation_id"]}
+        version = _version_number(stored["version"]) + 1
+        draft = self._store_draft(stored["_conversation_id"], data, version, draft_id)
         self._draft_edits.append({"draft_id": draft_id, "request": data, "draft": draft})
         return Reply(200, draft)
 
+    def edit_draft_in_front(self, draft_id: str, body: str) -> str:
+        """A teammate edits the draft in Front's UI: the body changes and the version moves on.
+        Returns the new version."""
+        with self.lock:
+            stored = self._draft_store[draft_id]
+            version = _version_number(stored["version"]) + 1
+            data = {"body": body, "channel_id": stored["_channel_id"], "mode": stored["draft_mode"]}
+            self._store_draft(stored["_conversation_id"], data, version, draft_id)
+            return str(self._draft_store[draft_id]["version"])
+
     def _delete_draft(self, req: Recorded, draft_id: str) -> Reply:
-        if self._draft_store.pop(draft_id, None) is None:
+        # DeleteDraft: {"version": string}, required. Front refuses a delete without it.
+        data = req.json if isinstance(req.json, dict) else None
+        if data is None or not isinstance(data.get("version"), str) or not data["version"]:
+            return Reply(
+                400, front_error(400, "Body must be a JSON object with a string field: version")
+            )
+        stored = self._draft_store.get(draft_id)
+        if stored is None:
             return Reply(404, front_error(404, f"Unknown draft {draft_id}"))
+        if data["version"] != stored["version"]:
+            return Reply(409, front_error(409, "Draft version conflict: read the draft again"))
+        del self._draft_store[draft_id]
         self._deleted_drafts.append(draft_id)
         return Reply(204)
 
