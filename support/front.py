@@ -12,14 +12,22 @@ Errors say what a workflow should do about them:
 * ``FrontNotFound`` (404) and ``FrontError`` (other 4xx, or a response that is not the expected
   shape): the request or the data is wrong; a clear message, never a ``KeyError`` deep inside.
 
+A conversation merged into another answers **301** to the conversation it was merged into, for
+reads and for writes (``POST .../drafts``, ``.../messages``, ``.../comments``). Redirects are not
+followed by httpx (it would re-send a 301'd POST as a GET: the draft or the reply would silently not
+be written); ``_request`` sends the same request again for the new conversation, at most
+``MAX_MERGE_HOPS`` times, always to the configured API base.
+
 Webhook signatures live in ``support.front_webhook`` (no I/O there).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -30,6 +38,8 @@ log = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 15.0
 DEFAULT_RETRY_AFTER = 5.0
 MAX_PAGES = 5
+MAX_MERGE_HOPS = 2  # a conversation merged into one that was merged again
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 class FrontError(Exception):
@@ -65,6 +75,36 @@ def _retry_after(value: str | None) -> float:
         return max(0.0, float(value)) if value else DEFAULT_RETRY_AFTER
     except ValueError:
         return DEFAULT_RETRY_AFTER
+
+
+def _path(url: str) -> str:
+    """The path of a request URL (relative or absolute), without the query string."""
+    return urlsplit(url).path or url.split("?")[0]
+
+
+_CONVERSATION = re.compile(r"/conversations/(?P<id>[^/?#]+)")
+
+
+def _merged_url(method: str, url: str, response: httpx.Response) -> str:
+    """The same request for the conversation a 301 names. Only the conversation id is taken from
+    ``Location`` (the request stays on our API base, so the token never goes anywhere else)."""
+    where = f"{method} {_path(url)}"
+    location = response.headers.get("location") or ""
+    new = _CONVERSATION.search(urlsplit(location).path)
+    old = _CONVERSATION.search(url)
+    if new is None or old is None:
+        raise FrontError(
+            f"Front {where} answered {response.status_code} to {location!r}, "
+            "which is not a merged conversation",
+            status=response.status_code,
+        )
+    log.info(
+        "front.conversation_merged from=%s into=%s request=%s",
+        old.group("id"),
+        new.group("id"),
+        where,
+    )
+    return url[: old.start("id")] + new.group("id") + url[old.end("id") :]
 
 
 def _error_message(response: httpx.Response) -> str:
@@ -158,7 +198,9 @@ class FrontClient:
             base_url=base_url.rstrip("/"),
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
             timeout=timeout,
-            follow_redirects=True,  # a merged conversation answers 301 to the new one
+            # Never: httpx re-sends a redirected POST as a GET (a reply "sent" that sent nothing).
+            # A merged conversation's 301 is handled in ``_request``.
+            follow_redirects=False,
         )
 
     @classmethod
@@ -179,13 +221,31 @@ class FrontClient:
     # -- transport ---------------------------------------------------------------------------
 
     def _request(self, method: str, url: str, *, json: Any = None) -> Any:
-        where = f"{method} {url.split('?')[0]}"
+        """One Front call. A conversation merged into another answers 301 (for reads and for
+        writes): the same request (same method, same body) is sent again for the conversation
+        named by ``Location``, at most ``MAX_MERGE_HOPS`` times."""
+        for _ in range(MAX_MERGE_HOPS + 1):
+            response = self._send(method, url, json)
+            if response.status_code not in REDIRECTS:
+                return self._answer(method, url, response)
+            url = _merged_url(method, url, response)
+        raise FrontError(
+            f"Front {method} {_path(url)}: more than {MAX_MERGE_HOPS} merged conversations "
+            "in a row",
+            status=response.status_code,
+        )
+
+    def _send(self, method: str, url: str, json: Any) -> httpx.Response:
+        where = f"{method} {_path(url)}"
         try:
-            response = self._http.request(method, url, json=json)
+            return self._http.request(method, url, json=json)
         except httpx.TimeoutException as exc:
             raise FrontUnavailable(f"Front {where} timed out") from exc
         except httpx.HTTPError as exc:
             raise FrontUnavailable(f"Front {where} failed: {exc}") from exc
+
+    def _answer(self, method: str, url: str, response: httpx.Response) -> Any:
+        where = f"{method} {_path(url)}"
         status = response.status_code
         if status in (401, 403):
             raise FrontConfigError(

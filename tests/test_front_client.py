@@ -164,6 +164,76 @@ def test_merged_conversation_is_followed(front: FrontFake) -> None:
         assert [m.id for m in c.conversation_messages("cnv_old")] == ["msg_x"]
 
 
+def test_writes_on_a_merged_conversation_go_to_the_one_it_was_merged_into(
+    front: FrontFake,
+) -> None:
+    front.add_conversation("cnv_2", "inb_1", "Other", [{"message_id": "msg_x", "text": "x"}])
+    front.merge_conversation("cnv_old", "cnv_2")
+    with client(front) as c:
+        draft = c.create_draft("cnv_old", body_html="<p>Hi</p>", channel_id="cha_1")
+        uid = c.send_reply("cnv_old", body_html="<p>Bye</p>", channel_id="cha_1")
+        comment_id = c.comment("cnv_old", "note")
+        c.assign("cnv_old", "tea_1")
+    assert draft.id == front.drafts[0]["draft"]["id"]
+    assert front.drafts[0]["conversation_id"] == "cnv_2"
+    assert front.sent[0]["conversation_id"] == "cnv_2" and front.sent[0]["message_uid"] == uid
+    assert uid and front.sent[0]["request"]["body"] == "<p>Bye</p>"
+    assert front.comments[0]["comment"]["id"] == comment_id
+    assert front.assignments == [{"conversation_id": "cnv_2", "assignee_id": "tea_1"}]
+    # each write was answered 301 once, then sent again with the same method and body
+    for path, verb in [
+        ("/conversations/*/drafts", "POST"),
+        ("/conversations/*/messages", "POST"),
+        ("/conversations/*/comments", "POST"),
+        ("/conversations/*/assignee", "PUT"),
+    ]:
+        calls = front.calls(path)
+        assert [(r.method, r.path.split("/")[2], r.status) for r in calls] == [
+            (verb, "cnv_old", 301),
+            (verb, "cnv_2", calls[1].status),
+        ]
+        assert calls[1].status in (200, 201, 202, 204) and calls[0].json == calls[1].json
+    assert not front.calls("GET /conversations/cnv_2/drafts")  # no POST turned into a GET
+
+
+def test_merge_chains_are_followed_a_couple_of_hops_only(front: FrontFake) -> None:
+    front.add_conversation("cnv_3", "inb_1", "Final", [{"message_id": "msg_y", "text": "y"}])
+    front.merge_conversation("cnv_a", "cnv_b")
+    front.merge_conversation("cnv_b", "cnv_3")
+    with client(front) as c:
+        c.comment("cnv_a", "two hops")
+    assert front.comments[0]["conversation_id"] == "cnv_3"
+    front.merge_conversation("cnv_3", "cnv_c")
+    front.merge_conversation("cnv_c", "cnv_a")  # a loop
+    with client(front) as c, pytest.raises(FrontError, match="merged conversations"):
+        c.comment("cnv_a", "loop")
+    assert len(front.comments) == 1
+
+
+def test_a_redirect_that_names_no_conversation_is_an_error(front: FrontFake) -> None:
+    front.fail_next(
+        "POST /conversations/*/messages", 301, headers={"Location": "https://evil.example/x"}
+    )
+    with client(front) as c, pytest.raises(FrontError, match="not a merged conversation"):
+        c.send_reply("cnv_1", body_html="<p>Bye</p>")
+    assert front.sent == [] and len(front.calls("*")) == 1
+
+
+def test_the_merged_conversation_is_reached_on_our_api_base_only(front: FrontFake) -> None:
+    front.fail_next(
+        "POST /conversations/*/comments",
+        301,
+        headers={"Location": "https://elsewhere.example/conversations/cnv_1/comments"},
+    )
+    with client(front) as c:
+        c.comment("cnv_9", "note")
+    assert [r.path for r in front.calls("*")] == [
+        "/conversations/cnv_9/comments",
+        "/conversations/cnv_1/comments",
+    ]
+    assert front.comments[0]["conversation_id"] == "cnv_1"
+
+
 def test_markdown_becomes_safe_html() -> None:
     html = drafts.to_html("Hi **there**\n\n- one\n- two\n\n<script>alert(1)</script>")
     assert "<strong>there</strong>" in html and "<li>one</li>" in html

@@ -79,3 +79,59 @@ def test_auto_send_rate_limited_waits_and_sends_once(world: World) -> None:
     assert run.status == "completed", run.error
     assert len(world.front.sent) == 1
     assert [r["status"] for r in world.rows("drafts")] == ["sent"]
+
+
+def test_merged_conversation_gets_its_draft_and_its_reply(world: World) -> None:
+    """The webhook names a conversation that Front has merged into another: every write is
+    answered 301 and must land on the conversation it was merged into, as the same POST."""
+    world.front.add_conversation("cnv_into", "inb_acme", "Help")
+    auto_send_ready_merged(world)
+    world.inngest.advance(301)
+    world.inngest.wait_idle(30)
+    run = world.run("auto-send-draft")
+    assert run.status == "completed", run.error
+
+    [draft] = world.front.drafts
+    assert draft["conversation_id"] == "cnv_into"
+    [sent] = world.front.sent
+    assert sent["conversation_id"] == "cnv_into" and sent["message_uid"]
+    assert "<strong>Export</strong>" in sent["request"]["body"]
+    assert world.front.deleted_drafts == [draft["draft"]["id"]]
+    for path in ("/conversations/*/drafts", "/conversations/*/messages"):
+        assert_resent_as_the_same_post(world, path)
+    assert not world.front.calls("GET /conversations/cnv_into/drafts")
+    assert [r["status"] for r in world.rows("drafts")] == ["sent"]
+
+
+def auto_send_ready_merged(world: World) -> None:
+    trust(world)
+    script_confident_answer(world)
+    world.deliver("evt_mg1", "cnv_merged", "msg_mg1", "How do I export my data?")
+    world.front.merge_conversation("cnv_merged", "cnv_into")
+    world.inngest.wait_idle(30)
+    assert world.run("handle-inbound-message").status == "completed"
+
+
+def assert_resent_as_the_same_post(world: World, path: str) -> None:
+    posts = world.front.calls(f"POST {path}")
+    assert [(p.path.split("/")[2], p.status) for p in posts] == [
+        ("cnv_merged", 301),
+        ("cnv_into", posts[1].status),
+    ]
+    assert posts[1].status in (200, 201, 202) and posts[0].json == posts[1].json
+
+
+def test_merged_conversation_gets_its_escalation_comment(world: World) -> None:
+    world.front.add_conversation("cnv_into", "inb_acme", "Help")
+    world.claude.reply_tool_use("escalate_to_human", {"reason": "VIP", "urgency": "high"})
+    world.claude.reply_text("done")
+    world.deliver("evt_mg2", "cnv_merged", "msg_mg2", "I want to talk to a person")
+    world.front.merge_conversation("cnv_merged", "cnv_into")
+    world.inngest.wait_idle(30)
+    run = world.run("handle-inbound-message")
+    assert run.status == "completed", run.error
+    assert run.output["execution"]["status"] == "succeeded"
+    [comment] = world.front.comments
+    assert comment["conversation_id"] == "cnv_into" and "VIP" in comment["request"]["body"]
+    assert run.output["execution"]["result"]["commentId"] == comment["comment"]["id"]
+    assert_resent_as_the_same_post(world, "/conversations/*/comments")
