@@ -4,7 +4,8 @@ Errors say what a workflow should do about them:
 
 * ``FrontConfigError`` (401/403, or no ``FRONT_API_TOKEN``): a configuration problem. Retrying cannot
   help; workflows raise ``inngest.NonRetriableError`` with its message, which names the variable.
-* ``FrontRateLimited`` (429): carries ``retry_after`` seconds from Front's header; workflows raise
+* ``FrontRateLimited`` (429): carries ``retry_after`` seconds read from Front's ``Retry-After``
+  (else ``X-RateLimit-Reset``, see ``retry_after_seconds``); workflows raise
   ``inngest.RetryAfterError`` so the step runs again after that delay.
 * ``FrontUnavailable`` (5xx, timeouts, connection errors): transient. Steps that write (drafts,
   replies) are retried; ``gather-context`` instead falls back at once to what the webhook carried
@@ -23,8 +24,11 @@ Webhook signatures live in ``support.front_webhook`` (no I/O there).
 
 from __future__ import annotations
 
+import email.utils
 import logging
+import math
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,6 +41,7 @@ log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 15.0
 DEFAULT_RETRY_AFTER = 5.0
+MAX_RETRY_AFTER = 900.0  # Front's windows are a minute long; a larger value is a bad header
 MAX_PAGES = 5
 MAX_MERGE_HOPS = 2  # a conversation merged into one that was merged again
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -70,11 +75,50 @@ class FrontRateLimited(FrontError):
         self.retry_after = retry_after
 
 
-def _retry_after(value: str | None) -> float:
-    try:
-        return max(0.0, float(value)) if value else DEFAULT_RETRY_AFTER
-    except ValueError:
+def retry_after_seconds(headers: httpx.Headers, now: float | None = None) -> float:
+    """How long Front asks us to wait after a 429, as Front documents its headers
+    (https://dev.frontapp.com/docs/rate-limiting):
+
+    * ``Retry-After``: seconds to wait (sent with every 429; also on the burst limits of
+      resource-intensive routes, where ``X-RateLimit-Remaining`` may still be above 0). An HTTP
+      date (RFC 9110) is accepted too.
+    * ``X-RateLimit-Reset``: the UNIX timestamp at which the window resets (sent on every answer);
+      used when ``Retry-After`` is missing or unreadable. Seconds; a value in milliseconds is
+      recognised by its size.
+
+    Header names are case-insensitive (``httpx.Headers``). Without either: ``DEFAULT_RETRY_AFTER``.
+    The result is within [0, ``MAX_RETRY_AFTER``].
+    """
+    now = time.time() if now is None else now
+    wait = _seconds(headers.get("retry-after"), now)
+    if wait is None:
+        reset = _number(headers.get("x-ratelimit-reset"))
+        if reset is not None and reset > 0:
+            wait = (reset / 1000 if reset > 1e11 else reset) - now
+    if wait is None:
         return DEFAULT_RETRY_AFTER
+    return min(max(wait, 0.0), MAX_RETRY_AFTER)
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        number = float(value) if value else None
+    except ValueError:
+        return None
+    return number if number is not None and math.isfinite(number) else None
+
+
+def _seconds(value: str | None, now: float) -> float | None:
+    number = _number(value)
+    if number is not None:
+        return number
+    if not value:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return when.timestamp() - now if when.tzinfo is not None else None
 
 
 def _path(url: str) -> str:
@@ -254,8 +298,13 @@ class FrontClient:
                 status=status,
             )
         if status == 429:
-            wait = _retry_after(response.headers.get("retry-after"))
-            raise FrontRateLimited(f"Front rate limit on {where}; retry after {wait:g} s", wait)
+            wait = retry_after_seconds(response.headers)
+            tier = response.headers.get("x-front-tier")
+            raise FrontRateLimited(
+                f"Front rate limit on {where}{f' (tier {tier})' if tier else ''}; "
+                f"retry after {wait:g} s",
+                wait,
+            )
         if status == 404:
             raise FrontNotFound(
                 f"Front {where}: not found ({_error_message(response)})", status=404

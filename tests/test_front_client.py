@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from support import drafts
@@ -14,6 +15,7 @@ from support.front import (
     FrontNotFound,
     FrontRateLimited,
     FrontUnavailable,
+    retry_after_seconds,
 )
 from support.integrations import (
     IntegrationAuthError,
@@ -107,6 +109,53 @@ def test_429_carries_retry_after(front: FrontFake) -> None:
     with client(front) as c, pytest.raises(FrontRateLimited) as info:
         c.conversation_messages("cnv_1")
     assert info.value.retry_after == 7
+
+
+def test_429_without_retry_after_waits_until_the_reset(front: FrontFake) -> None:
+    front.rate_limit_next("*", retry_after=None, reset_in=30, tier="tier-2")
+    with client(front) as c, pytest.raises(FrontRateLimited, match="tier-2") as info:
+        c.conversation_messages("cnv_1")
+    assert 28 <= info.value.retry_after <= 30
+    [call] = front.calls("*")
+    assert call.status == 429
+
+
+def test_the_fake_counts_requests_per_minute_like_front(front: FrontFake) -> None:
+    front.limit_rate(3)
+    with client(front) as c:
+        for _ in range(3):
+            c.get_message("msg_0")
+        with pytest.raises(FrontRateLimited) as info:
+            c.get_message("msg_0")
+    assert 1 <= info.value.retry_after <= 60
+    assert [r.status for r in front.calls("*")] == [200, 200, 200, 429]
+    front.limit_rate(None)
+    with client(front) as c:
+        assert c.get_message("msg_0").id == "msg_0"
+
+
+@pytest.mark.parametrize(
+    "headers,expected",
+    [
+        ({"Retry-After": "7"}, 7.0),
+        ({"RETRY-AFTER": "2.5"}, 2.5),  # header names are case-insensitive
+        ({"retry-after": "7", "x-ratelimit-reset": "1800000060"}, 7.0),  # Retry-After wins
+        ({"X-RateLimit-Reset": "1800000042"}, 42.0),  # UNIX seconds
+        ({"x-ratelimit-reset": "1800000042000"}, 42.0),  # or milliseconds
+        ({"retry-after": "Fri, 15 Jan 2027 08:00:20 GMT"}, 20.0),  # an HTTP date
+        ({"retry-after": "soon"}, 5.0),  # unreadable: the default
+        ({"retry-after": "nan"}, 5.0),
+        ({}, 5.0),
+        ({"retry-after": "-3"}, 0.0),
+        ({"retry-after": "86400"}, 900.0),  # capped
+        ({"x-ratelimit-reset": "1799999990"}, 0.0),  # already past
+    ],
+)
+def test_retry_after_is_read_as_front_documents_it(
+    headers: dict[str, str], expected: float
+) -> None:
+    now = 1_800_000_000.0  # 2027-01-15T08:00:00Z
+    assert retry_after_seconds(httpx.Headers(headers), now=now) == pytest.approx(expected)
 
 
 def test_timeout_is_unavailable(front: FrontFake) -> None:

@@ -3,6 +3,8 @@ rate limits and draft adoption, driven through the app and the Inngest double.""
 
 from __future__ import annotations
 
+import time
+
 from tests.test_workflow_inbound import World, script_confident_answer, trust
 
 
@@ -135,3 +137,27 @@ def test_merged_conversation_gets_its_escalation_comment(world: World) -> None:
     assert comment["conversation_id"] == "cnv_into" and "VIP" in comment["request"]["body"]
     assert run.output["execution"]["result"]["commentId"] == comment["comment"]["id"]
     assert_resent_as_the_same_post(world, "/conversations/*/comments")
+
+
+def test_front_429_on_the_draft_waits_until_front_resets_the_window(world: World) -> None:
+    """A 429 without Retry-After (X-RateLimit-Reset only) still retries the step after Front's
+    delay, not at once and not as a failure."""
+    world.claude.reply_tool_use("draft_response", {"body": "Hello"})
+    world.claude.reply_text("done")
+    before = time.time()
+    world.front.rate_limit_next("POST /conversations/*/drafts", retry_after=None, reset_in=40)
+    world.deliver("evt_rl1", "cnv_rl1", "msg_rl1", "Where is my invoice?")
+    world.inngest.wait_idle(30)
+    run = world.run("handle-inbound-message")
+    assert run.status == "running" and world.front.drafts == []
+    [limited] = world.front.calls("POST /conversations/*/drafts")
+    assert limited.status == 429
+    # the window resets at int(before + 40): the step waits from the 429 until then
+    [retry] = [h for h in run.history if h.get("kind") == "retry"]
+    until_reset = before + 40 - limited.at
+    assert until_reset - 2 <= retry["delay"] <= until_reset + 1
+    world.inngest.advance(41)
+    world.inngest.wait_idle(30)
+    run = world.run("handle-inbound-message")
+    assert run.status == "completed", run.error
+    assert len(world.front.drafts) == 1

@@ -29,7 +29,9 @@ Endpoints::
     PUT    /conversations/{id}/assignee         {"assignee_id"} -> 204
 
 Failures: ``fail_next("/conversations/*/messages", 500)``, ``rate_limit_next(key, retry_after=2)``
-(429 with ``retry-after`` seconds and Front's ``_error`` body).
+(429 with ``retry-after`` seconds, ``x-ratelimit-reset`` and Front's ``_error`` body);
+``limit_rate(per_minute)`` counts requests like Front does. Every answer carries
+``x-ratelimit-limit`` / ``-remaining`` / ``-reset`` (https://dev.frontapp.com/docs/rate-limiting).
 
 Client side (what Front sends to ``/webhooks/front``)
 ------------------------------------------------------
@@ -46,6 +48,7 @@ import hashlib
 import hmac
 import html
 import json
+import math
 import re
 import time
 from typing import Any
@@ -64,6 +67,7 @@ _TITLES = {
 }
 
 API_BASE_FOR_LINKS = "https://api2.frontapp.com"
+DEFAULT_RATE_LIMIT = 50  # requests per minute on Front's Starter plan
 
 
 def front_error(status: int, message: str) -> dict[str, Any]:
@@ -171,6 +175,8 @@ class FrontFake(FakeServer):
         self._comments: list[dict[str, Any]] = []
         self._assignments: list[dict[str, Any]] = []
         self._n = 0
+        self._limit: int | None = None
+        self._window: tuple[float, int] = (time.time(), 0)
 
     def _next(self) -> int:
         self._n += 1
@@ -271,8 +277,34 @@ class FrontFake(FakeServer):
         with self.lock:
             self._merged[old_id] = into_id
 
-    def rate_limit_next(self, key: str = "*", retry_after: int = 1, times: int = 1) -> None:
-        self.fail_next(key, 429, headers={"retry-after": str(retry_after)}, times=times)
+    def rate_limit_next(
+        self,
+        key: str = "*",
+        retry_after: int | None = 1,
+        times: int = 1,
+        *,
+        reset_in: float | None = None,
+        tier: str | None = None,
+    ) -> None:
+        """The next ``times`` matching requests answer 429 as Front does: ``retry-after`` in
+        seconds (left out when ``None``) and ``x-ratelimit-reset``, the UNIX time the window
+        resets (``reset_in`` seconds from now; default ``retry_after``); ``tier`` adds
+        ``x-front-tier`` (the burst limits of resource-intensive routes)."""
+        headers = {"x-ratelimit-remaining": "0"}
+        if retry_after is not None:
+            headers["retry-after"] = str(retry_after)
+        wait = reset_in if reset_in is not None else (retry_after or 60)
+        headers["x-ratelimit-reset"] = str(int(time.time() + wait))
+        if tier:
+            headers["x-front-tier"] = tier
+        self.fail_next(key, 429, headers=headers, times=times)
+
+    def limit_rate(self, per_minute: int | None) -> None:
+        """Count requests per minute like Front (per company): past ``per_minute`` in the current
+        window, answer 429 with ``retry-after`` = the seconds left in it. ``None`` turns it off."""
+        with self.lock:
+            self._limit = per_minute
+            self._window = (time.time(), 0)
 
     # -- accessors ---------------------------------------------------------------------------
 
@@ -337,10 +369,46 @@ class FrontFake(FakeServer):
         ("PUT", r"/conversations/(?P<id>[^/]+)/assignee", "_assign"),
     ]
 
+    def finish(self, req: Recorded, reply: Reply) -> Reply:
+        """Front sends its rate-limit headers on every answer."""
+        with self.lock:
+            start, used = self._window
+            limit = self._limit or DEFAULT_RATE_LIMIT
+            headers = {
+                "x-ratelimit-limit": str(limit),
+                "x-ratelimit-remaining": str(max(limit - used, 0)),
+                "x-ratelimit-reset": str(int(start + 60)),
+            }
+        for name in list(headers):
+            if any(k.lower() == name for k in reply.headers):
+                del headers[name]
+        return Reply(reply.status, reply.body, {**reply.headers, **headers})
+
+    def _over_the_limit(self) -> Reply | None:
+        if self._limit is None:
+            return None
+        now = time.time()
+        start, used = self._window
+        if now - start >= 60:
+            start, used = now, 0
+        if used >= self._limit:
+            self._window = (start, used)
+            wait = max(1, math.ceil(start + 60 - now))
+            return Reply(
+                429,
+                front_error(429, "Rate limit exceeded"),
+                {"retry-after": str(wait), "x-ratelimit-remaining": "0"},
+            )
+        self._window = (start, used + 1)
+        return None
+
     def handle(self, req: Recorded) -> Reply:
         token = bearer_token(req)
         if token != self.token:
             return Reply(401, front_error(401, "Invalid or missing API token"))
+        limited = self._over_the_limit()
+        if limited is not None:
+            return limited
         path = req.path.rstrip("/") or "/"
         for verb, pattern, name in self._ROUTES:
             m = re.fullmatch(pattern, path)
