@@ -115,7 +115,7 @@ def create_once(
         draft_id = _find_existing(front, conversation_id, html)
     if draft_id is None:
         channel_id = front.channel_for(conversation_id, preferred_inbox=inbox_id)
-        draft_id = front.create_draft(conversation_id, body_html=html, channel_id=channel_id)
+        draft_id = front.create_draft(conversation_id, body_html=html, channel_id=channel_id).id
     with db.session() as s:
         draft = s.get(Draft, key)
         assert draft is not None
