@@ -32,7 +32,7 @@ docs: $(BIN)/.installed
 	$(BIN)/python scripts/readme_config_table.py
 
 bench: $(BIN)/.installed
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 demo: $(BIN)/.installed
 	$(BIN)/python -m scripts.demo
