@@ -163,3 +163,34 @@ def apps_remove(slug: str, force: bool, yes: bool) -> None:
         f"removed app {slug} ({deleted['actions']} actions, {deleted['drafts']} drafts deleted); "
         f"Front webhooks for {app.front_inbox_id} are now ignored"
     )
+
+
+@apps_cli.command("check")
+@click.argument("slug")
+def apps_check(slug: str) -> None:
+    """Check the app's live integration API against the contract; changes nothing.
+
+    A signed read answers in shape; unsigned, wrongly signed, stale and future-dated calls are
+    refused with 401. One line per check with its time, and the fix when it fails; exit 1 when
+    a check fails.
+    """
+    from flask import current_app
+
+    from support import conformance
+    from support.config import Config
+
+    try:
+        app = app_registry.by_slug(slug)
+    except app_registry.AppError as exc:
+        raise _fail(exc) from None
+    config: Config = current_app.extensions["support.config"]
+    report = conformance.run(
+        slug=slug,
+        base_url=app.integration_base_url,
+        secret=app.integration_secret,
+        timeout=config.integration_timeout_seconds,
+    )
+    click.echo(f"app {slug}: {app.integration_base_url} (contract: docs/integration-api.md)")
+    click.echo(report.render())
+    if report.failed:
+        raise SystemExit(1)
