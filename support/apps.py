@@ -72,11 +72,11 @@ def _collisions(s: Session, slug: str | None, inbox: str | None, *, besides: int
     if slug is not None:
         other = s.scalar(select(App).where(App.slug == slug))
         if other is not None and other.id != besides:
-            taken.append(f"slug {slug!r} is taken by app id {other.id}")
+            taken.append(f"slug {slug!r} already exists (app id {other.id})")
     if inbox is not None:
         other = s.scalar(select(App).where(App.front_inbox_id == inbox))
         if other is not None and other.id != besides:
-            taken.append(f"inbox {inbox!r} belongs to app {other.slug!r}")
+            taken.append(f"inbox {inbox!r} already exists: it belongs to app {other.slug!r}")
     return "; ".join(taken)
 
 

@@ -50,11 +50,11 @@ def app_row(slug: str) -> App | None:
 def test_add_names_the_field_that_collided(runner: FlaskCliRunner) -> None:
     assert add(runner).exit_code == 0
     same_slug = add(runner, "acme", **{"--front-inbox": "inb_other"})
-    assert same_slug.exit_code != 0 and "slug 'acme' is taken" in same_slug.output
+    assert same_slug.exit_code != 0 and "slug 'acme' already exists" in same_slug.output
     assert "inbox" not in same_slug.output
     same_inbox = add(runner, "beta", **{"--front-inbox": "inb_acme"})
     assert same_inbox.exit_code != 0
-    assert "inbox 'inb_acme' belongs to app 'acme'" in same_inbox.output
+    assert "inbox 'inb_acme' already exists: it belongs to app 'acme'" in same_inbox.output
     assert "slug" not in same_inbox.output
     assert app_row("beta") is None
 
@@ -131,7 +131,10 @@ def test_update_changes_only_what_is_given_and_audits_it(runner: FlaskCliRunner)
 
     # refusals change nothing
     for args, message in (
-        (["--front-inbox", "inb_beta"], "inbox 'inb_beta' belongs to app 'beta'"),
+        (
+            ["--front-inbox", "inb_beta"],
+            "inbox 'inb_beta' already exists: it belongs to app 'beta'",
+        ),
         (["--slack-channel", "general"], "is not a channel id"),
         (["--integration-url", "https://x .example.com"], "without spaces"),
         (["--name", "  "], "name must not be empty"),
