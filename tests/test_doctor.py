@@ -29,6 +29,7 @@ from tests.conftest import (
 )
 from tests.fakes.anthropic import AnthropicFake
 from tests.fakes.front import FrontFake
+from tests.fakes.inngest_double import InngestDouble
 from tests.fakes.slack import SlackFake
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -439,6 +440,15 @@ def test_cloud_mode_without_inngest_keys_is_never_ok() -> None:
     line = only(output, "fail", "inngest.server")
     assert "INNGEST_SIGNING_KEY and INNGEST_EVENT_KEY unset" in line and "Signing keys" in line
     assert not lines(output, "ok", "inngest.server")
+
+    # a self-hosted server that answers does not make it ok either
+    with InngestDouble() as double:
+        report = doctor.run(
+            environ={"DATABASE_URL": "sqlite:////nonexistent/x.db", "INNGEST_BASE_URL": double.url},
+            timeout=2,
+        )
+    line = only(report.render(), "fail", "inngest.server")
+    assert f"cloud mode ({double.url})" in line and "INNGEST_EVENT_KEY unset" in line
 
 
 def test_malformed_tokens_are_not_well_formed(fakes: Fakes, sqlite_db: str) -> None:

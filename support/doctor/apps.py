@@ -38,8 +38,8 @@ def app_checks(apps: list[AppRow] | None) -> list[Check]:
                     "fail",
                     name,
                     f"integration URL {a.integration_base_url!r} is not an http(s) URL",
-                    "register the app again with a correct --integration-url "
-                    "(apps add refuses a duplicate slug: see docs/runbook.md)",
+                    f"flask --app app apps update {a.slug} --integration-url https://... "
+                    f"then `flask --app app apps check {a.slug}`",
                 )
             )
         elif parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1"):
@@ -58,7 +58,8 @@ def app_checks(apps: list[AppRow] | None) -> list[Check]:
                     "fail",
                     name,
                     f"Front inbox id {a.front_inbox_id!r} is not like inb_...",
-                    "find the inbox id with GET /inboxes (docs/setup-front.md)",
+                    "find the inbox id with GET /inboxes (docs/setup-front.md), then "
+                    f"flask --app app apps update {a.slug} --front-inbox inb_...",
                 )
             )
     return checks

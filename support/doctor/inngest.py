@@ -75,18 +75,19 @@ def inngest_checks(config: Config, timeout: float) -> list[Check]:
         )
     checks.append(_public_url_check(config))
     missing = config.missing("inngest_signing_key", "inngest_event_key")
-    if config.inngest_api_origin:
-        checks.append(_server_check(config.inngest_api_origin, timeout))
-    elif missing:
+    if missing:  # never "ok": without both keys nothing is served or sent, whatever answers
+        where = config.inngest_api_origin or "Inngest Cloud"
         checks.append(
             Check(
                 "fail",
                 "inngest.server",
-                f"Inngest Cloud mode, but {' and '.join(missing)} unset: the SDK can neither "
+                f"cloud mode ({where}), but {' and '.join(missing)} unset: the SDK can neither "
                 "serve /api/inngest nor send events",
                 FIXES[missing[0]],
             )
         )
+    elif config.inngest_api_origin:
+        checks.append(_server_check(config.inngest_api_origin, timeout))
     else:
         checks.append(
             Check(
