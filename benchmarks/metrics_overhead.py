@@ -188,7 +188,9 @@ def main(argv: list[str] | None = None) -> int:
         ratio = on_ms / off_ms
         worst = max(worst, ratio)
         print(f"{scenario:8} | {on_ms:.3f} | {off_ms:.3f} | {ratio:.3f}")
-    print(f"/metrics on the 'on' server counted {approved:.0f} approved decisions (warm-up included)")
+    print(
+        f"/metrics on the 'on' server counted {approved:.0f} approved decisions (warm-up included)"
+    )
     verdict = "OK" if worst <= TARGET else "OVER"
     print(f"target on/off <= {TARGET}: {verdict} (worst {worst:.3f})")
     return 0 if worst <= TARGET else 1
