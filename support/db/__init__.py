@@ -2,7 +2,8 @@
 
 ``configure(url)`` is called by the app factory with the validated ``DATABASE_URL``; the engine itself
 is built by the first ``engine()`` / ``session()`` call. MySQL gets ``pool_pre_ping`` so a restarted
-server costs one reconnect, not an error; SQLite gets WAL and a busy timeout so concurrent writers
+server costs one reconnect, not an error, and no reset-on-return ROLLBACK (every unit of work ends
+its own transaction; see ``build_engine``); SQLite gets WAL and a busy timeout so concurrent writers
 wait instead of failing.
 """
 
@@ -58,7 +59,15 @@ def build_engine(database_url: str) -> Engine:
         return eng
     return create_engine(
         database_url,
+        # A restarted server: the ping (one round trip at checkout) finds a dead connection and
+        # the pool replaces it, so the request that checks it out still succeeds; a disconnect
+        # seen mid-statement invalidates every older pooled connection as well.
         pool_pre_ping=True,
+        # No ROLLBACK when a connection goes back to the pool: every checkout ends its own
+        # transaction (``session()`` commits or rolls back; a ``Connection`` closed inside a
+        # transaction rolls it back itself, and the pool then skips its reset anyway). The reset
+        # only ever ran after a COMMIT, one needless round trip per unit of work.
+        pool_reset_on_return=None,
         pool_recycle=1800,
         pool_size=5,
         max_overflow=10,
