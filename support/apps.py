@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from support import db
 from support.db.models import App
@@ -80,13 +80,24 @@ def inbox_owner(inbox_ids: Iterable[str]) -> tuple[int, str] | None:
 
     What the Front door needs per webhook, read fresh every time (apps can be re-registered by
     another process at any moment, so nothing is cached): one equality query per inbox id, in
-    order, until one is registered (a Front message arrives in one inbox: one query), on a plain
-    connection (no ORM objects, no COMMIT of a read-only transaction).
+    order, until one is registered (a Front message arrives in one inbox: one query). On MySQL it
+    runs on ``db.reader()`` (autocommit, no pre-ping): the query is the only round trip. A
+    connection the server dropped (a restart) fails the query; the read is retried once on a fresh
+    connection, so the webhook still succeeds.
     """
     ids = [i for i in inbox_ids if i]
     if not ids:
         return None
-    with db.engine().connect() as conn:
+    try:
+        return _first_owner(ids)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        return _first_owner(ids)
+
+
+def _first_owner(ids: list[str]) -> tuple[int, str] | None:
+    with db.reader().connect() as conn:
         for inbox_id in ids:
             app_id = conn.execute(_OWNER, {"inbox": inbox_id}).scalar()
             if app_id is not None:

@@ -9,7 +9,9 @@ this session's own connections only (the shared server keeps running).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
+import pymysql
 import pytest
 import sqlalchemy as sa
 
@@ -69,8 +71,8 @@ def test_connections_dropped_by_the_server_are_replaced_without_an_error(mysql: 
         integration_base_url="http://127.0.0.1:9",
         integration_secret="s" * 24,
     )
-    # Fill the pool with a few connections, then have the server drop all of them.
-    held = [db.engine().connect() for _ in range(3)]
+    # Fill both pools with a few connections, then have the server drop all of them.
+    held = [db.engine().connect() for _ in range(3)] + [db.reader().connect() for _ in range(3)]
     ids = [c.exec_driver_sql("SELECT CONNECTION_ID()").scalar() for c in held]
     for c in held:
         c.close()
@@ -80,7 +82,8 @@ def test_connections_dropped_by_the_server_are_replaced_without_an_error(mysql: 
             conn.exec_driver_sql(f"KILL CONNECTION {int(conn_id)}")
     admin.dispose()
 
-    # Every request after the "restart" succeeds: the ping finds each dead connection first.
+    # Every request after the "restart" succeeds: the writer's ping finds each dead connection
+    # first; the inbox lookup (no ping) retries once on a fresh connection.
     for _ in range(5):
         assert apps.inbox_owner(["inb_other", "inb_acme"]) is not None
         audit.append("after.restart", actor="test")
@@ -112,3 +115,33 @@ def test_inbox_owner_takes_the_first_registered_inbox_in_order(mysql: str) -> No
     assert apps.inbox_owner(["inb_none", "", "inb_one"]) == (first.id, "inb_one")
     assert apps.inbox_owner(["inb_none"]) is None
     assert apps.inbox_owner([]) is None
+
+
+def test_inbox_lookup_is_one_round_trip_and_a_unit_of_work_three(
+    mysql: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    apps.add(
+        slug="acme",
+        name="Acme",
+        front_inbox_id="inb_acme",
+        integration_base_url="http://127.0.0.1:9",
+        integration_secret="s" * 24,
+    )
+    assert apps.inbox_owner(["inb_acme"]) is not None  # both pools hold a connection now
+    audit.append("warm", actor="test")
+    sent: list[str] = []
+    original = pymysql.connections.Connection._execute_command
+
+    def recording(self: Any, command: int, sql: Any) -> Any:
+        text = sql.decode() if isinstance(sql, bytes) else sql
+        sent.append(text if command == 3 else f"command {command}")  # 3: COM_QUERY
+        return original(self, command, sql)
+
+    monkeypatch.setattr(pymysql.connections.Connection, "_execute_command", recording)
+    assert apps.inbox_owner(["inb_acme"]) is not None
+    assert len(sent) == 1 and sent[0].startswith("SELECT apps.id")
+    sent.clear()
+    audit.append("counted", actor="test")
+    # the ping (kept on the writer), the INSERT, the COMMIT; no ROLLBACK on return
+    assert len(sent) == 3
+    assert sent[1].startswith("INSERT INTO audit_log") and sent[2] == "COMMIT"
