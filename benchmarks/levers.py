@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from benchmarks.run import MARIADB_SERVER
 from support import apps, audit
-from support.db import migrate
+from support.db import build_reader, migrate
 from support.db.models import App, AuditLog
 
 DATABASE = "support_agent_levers"
@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     main_pool = engine(url, pool_pre_ping=True)  # main: pre-ping + reset-on-return ROLLBACK
     new_pool = engine(url, pool_pre_ping=True, pool_reset_on_return=None)  # this branch
     no_ping = engine(url, pool_pre_ping=False, pool_reset_on_return=None)  # for the ping's price
+    reader = build_reader(url)  # this branch's inbox lookup: autocommit, no ping, no ROLLBACK
     with Session(new_pool) as s, s.begin():
         s.add(
             App(
@@ -147,6 +148,11 @@ def main(argv: list[str] | None = None) -> int:
             inbox_eq(new_pool),
         ),
         (
+            "inbox lookup: pooled transaction (ping, SELECT, ROLLBACK) -> db.reader() (SELECT)",
+            inbox_eq(new_pool),
+            inbox_eq(reader),
+        ),
+        (
             "pool: reset-on-return ROLLBACK -> none (committed unit of work)",
             audit_core(main_pool),
             audit_core(new_pool),
@@ -167,9 +173,9 @@ def main(argv: list[str] | None = None) -> int:
             audit_append_core(new_pool),
         ),
         (
-            "main -> this branch, Front inbox lookup (IN + main pool -> equality + new pool)",
+            "main -> this branch, Front inbox lookup (IN on the main pool -> equality on reader)",
             inbox_in(main_pool),
-            inbox_eq(new_pool),
+            inbox_eq(reader),
         ),
     ]
     print(
@@ -184,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             f"| {a[1]:.0f} -> {b[1]:.0f} | {a[2]:g} -> {b[2]:g} |",
             flush=True,
         )
-    for eng in (main_pool, new_pool, no_ping):
+    for eng in (main_pool, new_pool, no_ping, reader):
         eng.dispose()
     return 0
 
