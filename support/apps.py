@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from support import audit, db
@@ -273,25 +273,35 @@ def get(app_id: int) -> App | None:
         return s.get(App, app_id)
 
 
-# Built once; ``ids`` expands to the IN list at execution.
-_OWNERS = select(App.front_inbox_id, App.id).where(
-    App.front_inbox_id.in_(bindparam("ids", expanding=True))
-)
+# Built once, with a bind parameter: an equality lookup on the unique index, no IN list to expand.
+_OWNER = select(App.id).where(App.front_inbox_id == bindparam("inbox"))
 
 
 def inbox_owner(inbox_ids: Iterable[str]) -> tuple[int, str] | None:
     """(app id, inbox id) for the first of ``inbox_ids`` that is registered, or None.
 
     What the Front door needs per webhook, read fresh every time (apps can be re-registered by
-    another process at any moment, so nothing is cached): two columns on a plain connection, no
-    ORM objects and no COMMIT of a read-only transaction.
+    another process at any moment, so nothing is cached): one equality query per inbox id, in
+    order, until one is registered (a Front message arrives in one inbox: one query). On MySQL it
+    runs on ``db.reader()`` (autocommit, no pre-ping): the query is the only round trip. A
+    connection the server dropped (a restart) fails the query; the read is retried once on a fresh
+    connection, so the webhook still succeeds.
     """
     ids = [i for i in inbox_ids if i]
     if not ids:
         return None
-    with db.engine().connect() as conn:
-        found = {inbox: app_id for inbox, app_id in conn.execute(_OWNERS, {"ids": ids})}
-    for inbox_id in ids:
-        if inbox_id in found:
-            return found[inbox_id], inbox_id
+    try:
+        return _first_owner(ids)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        return _first_owner(ids)
+
+
+def _first_owner(ids: list[str]) -> tuple[int, str] | None:
+    with db.reader().connect() as conn:
+        for inbox_id in ids:
+            app_id = conn.execute(_OWNER, {"inbox": inbox_id}).scalar()
+            if app_id is not None:
+                return int(app_id), inbox_id
     return None

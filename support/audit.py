@@ -1,13 +1,43 @@
-"""The audit log: append-only rows saying what happened, who did it and when."""
+"""The audit log: append-only rows saying what happened, who did it and when.
+
+A row is written with one Core INSERT built once (bind parameters only): no ORM object, no unit of
+work flush. The table's column defaults (``created_at``) still apply.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Connection, CursorResult, insert
 from sqlalchemy.orm import Session
 
 from support import db
 from support.db.models import AuditLog
+
+_INSERT = insert(AuditLog.__table__)  # type: ignore[arg-type]
+
+
+def _insert(
+    conn: Connection,
+    event: str,
+    actor: str,
+    action_id: str | None,
+    conversation_id: str | None,
+    detail: dict[str, Any] | None,
+) -> int:
+    result = conn.execute(
+        _INSERT,
+        {
+            "event": event,
+            "actor": actor,
+            "action_id": action_id,
+            "conversation_id": conversation_id,
+            "detail": detail or {},
+        },
+    )
+    key = cast(CursorResult[Any], result).inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def append_in(
@@ -18,17 +48,12 @@ def append_in(
     action_id: str | None = None,
     conversation_id: str | None = None,
     detail: dict[str, Any] | None = None,
-) -> AuditLog:
-    """Add a row inside the caller's unit of work (so it commits with the change it records)."""
-    row = AuditLog(
-        event=event,
-        actor=actor,
-        action_id=action_id,
-        conversation_id=conversation_id,
-        detail=detail or {},
-    )
-    session.add(row)
-    return row
+) -> int:
+    """Insert a row inside the caller's transaction (so it commits with the change it records);
+    returns its id. It runs on the session's connection at once: ORM objects the caller added
+    are flushed when the caller flushes or commits (the audit table has no foreign keys, so the
+    order does not matter)."""
+    return _insert(session.connection(), event, actor, action_id, conversation_id, detail)
 
 
 def append(
@@ -39,15 +64,7 @@ def append(
     conversation_id: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> int:
-    """Append one row in its own transaction; returns its id."""
-    with db.session() as s:
-        row = append_in(
-            s,
-            event,
-            actor=actor,
-            action_id=action_id,
-            conversation_id=conversation_id,
-            detail=detail,
-        )
-        s.flush()
-        return row.id
+    """Append one row in its own transaction (a plain connection, no ORM session); returns its
+    id."""
+    with db.engine().begin() as conn:
+        return _insert(conn, event, actor, action_id, conversation_id, detail)
