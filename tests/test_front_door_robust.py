@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import json
 import time
 import urllib.parse
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -26,20 +28,31 @@ from tests.support_server import LiveServer
 from tests.test_front_door import INBOX, _ends_turn, _serve_door, inbound, post
 
 
+@dataclass
+class Fakes:
+    front: FrontFake
+    claude: AnthropicFake
+
+
 @pytest.fixture
-def door(clean_db: str, inngest: Any) -> Iterator[tuple[LiveServer, Any]]:
+def fakes() -> Iterator[Fakes]:
     with (
         FrontFake(FRONT_TOKEN) as front,
         AnthropicFake(ANTHROPIC_KEY, responder=_ends_turn) as claude,
     ):
         front.add_inbox(INBOX)
-        settings = base_settings(
-            clean_db,
-            INNGEST_BASE_URL=inngest.url,
-            FRONT_API_BASE_URL=front.url,
-            ANTHROPIC_BASE_URL=claude.url,
-        )
-        yield from _serve_door(settings, inngest)
+        yield Fakes(front, claude)
+
+
+@pytest.fixture
+def door(clean_db: str, inngest: Any, fakes: Fakes) -> Iterator[tuple[LiveServer, Any]]:
+    settings = base_settings(
+        clean_db,
+        INNGEST_BASE_URL=inngest.url,
+        FRONT_API_BASE_URL=fakes.front.url,
+        ANTHROPIC_BASE_URL=fakes.claude.url,
+    )
+    yield from _serve_door(settings, inngest)
 
 
 def _signed_raw(raw: bytes) -> tuple[bytes, dict[str, str]]:
@@ -124,3 +137,100 @@ def test_database_down_answers_503_not_500(inngest: Any) -> None:
         assert inngest.events == []
     finally:
         server.stop()
+
+
+# ---------------------------------------------------------------- bounded events (item 3)
+
+MESSAGE_CAP = 16 * 1024
+
+
+def test_a_1mb_message_makes_a_bounded_event_and_the_run_reads_front(
+    door: tuple[LiveServer, Any], fakes: Fakes
+) -> None:
+    """A 1 MB delivery (under MAX_BODY_BYTES) used to become a ~1 MB event, which Inngest Cloud
+    refuses (256 KiB): a 503 loop. The event now carries 16 KiB of the text, says so, and the run
+    reads the message from Front."""
+    server, inngest = door
+    front_text = "FROM FRONT: " + "é" * 400_000
+    fakes.front.add_conversation(
+        "cnv_1", INBOX, messages=[{"message_id": "msg_1", "text": front_text}]
+    )
+    envelope = inbound("evt_big")
+    envelope["payload"]["target"]["data"]["text"] = "ü" * 140_000  # \u00fc: 6 bytes
+    envelope["payload"]["target"]["data"]["subject"] = "S" * 50_000
+    body, headers = signed_webhook(FRONT_SECRET, envelope)
+    assert 800_000 < len(body) < 1_048_576
+    answer = post(server, body, headers)
+    assert answer.status_code == 200, answer.text
+    inngest.wait_idle(timeout=60)
+    [event] = inngest.events_named("front/inbound_received")
+    size = len(json.dumps(event).encode())
+    assert size < 64 * 1024, size
+    data = event["data"]
+    assert data["messageBodyTruncated"] is True
+    assert len(data["messageBody"].encode()) <= MESSAGE_CAP
+    assert data["messageBody"] == "ü" * (MESSAGE_CAP // 2)
+    assert len(data["subject"].encode()) <= 1024
+    [run] = inngest.runs_for("handle-inbound-message")
+    assert run.status == "completed", run.error
+    assert run.step_output("gather-context")["message"].startswith("FROM FRONT: éé")
+    assert "FROM FRONT" in json.dumps(fakes.claude.last_request)
+    assert inngest.refused_events == []
+
+
+def test_small_message_is_carried_whole(door: tuple[LiveServer, Any]) -> None:
+    server, inngest = door
+    body, headers = signed_webhook(FRONT_SECRET, inbound("evt_small"))
+    assert post(server, body, headers).status_code == 200
+    [event] = inngest.events_named("front/inbound_received")
+    assert event["data"]["messageBody"] == "I was charged twice"
+    assert "messageBodyTruncated" not in event["data"]
+
+
+def test_the_double_refuses_events_over_256_kib_like_inngest(inngest: Any) -> None:
+    url = f"{inngest.url}/e/any-key"
+    small = [{"name": "test/x", "data": {"text": "a" * 200_000}}]
+    big = [{"name": "test/x", "data": {"text": "a" * 270_000}}]
+    assert httpx.post(url, json=small).status_code == 200
+    answer = httpx.post(url, json=big)
+    assert answer.status_code == 413 and answer.json()["status"] == 413
+    assert len(inngest.events) == 1
+    assert inngest.refused_events and inngest.refused_events[0] > 256 * 1024
+
+
+def test_bounded_send_refuses_an_oversized_event_before_sending(inngest: Any) -> None:
+    """Over the limit is EventRejected (a 4xx for the door), never EventNotSent (a 503 loop)."""
+    import inngest as inngest_sdk
+
+    from support import inngest_client
+    from support.config import load
+
+    inngest_client.configure(load(base_settings("sqlite://", INNGEST_BASE_URL=inngest.url)))
+    event = inngest_sdk.Event(name="test/x", data={"text": "a" * 300_000}, id="big")
+    with pytest.raises(inngest_client.EventRejected):
+        inngest_client.send_bounded(event)
+    assert inngest.events == []
+    ok = inngest_sdk.Event(name="test/x", data={"text": "a" * 1000}, id="ok")
+    assert inngest_client.send_bounded(ok) == ["ok"]
+
+
+def test_truncation_is_utf8_safe_and_idempotent() -> None:
+    from support.events import InboundReceived, truncate_utf8
+
+    assert truncate_utf8("ab😀", 5) == ("ab", True)
+    assert truncate_utf8("ab😀", 6) == ("ab😀", False)
+    event = InboundReceived(
+        conversation_id="c",
+        message_id="m",
+        app_id=1,
+        inbox_id="i",
+        front_event_id="e",
+        message_body="😀" * 10_000,
+        subject="😀" * 1000,
+        customer_email="x" * 5000,
+    )
+    data = event.to_event().data
+    assert data["messageBody"] == "😀" * 4096 and data["messageBodyTruncated"] is True
+    assert data["subject"] == "😀" * 256
+    assert len(data["customerEmail"]) == 1024
+    assert InboundReceived.parse(data) == event, "the workflow reads back what was sent"
