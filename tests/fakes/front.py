@@ -84,6 +84,17 @@ def _version_number(version: str) -> int:
     return int(version.split("-")[1])
 
 
+def front_markup(body: str) -> str:
+    """A body as Front stores it: Front keeps a draft in its own markup, so what comes back from
+    ``GET`` is not, byte for byte, what was posted (paragraphs become ``<div>``, ``<strong>`` /
+    ``<em>`` become ``<b>`` / ``<i>``, whitespace between tags and ``&quot;`` go). The words stay."""
+    out = re.sub(r">\s+<", "><", body.strip())
+    for ours, front in (("p", "div"), ("strong", "b"), ("em", "i")):
+        out = re.sub(rf"<{ours}(\s[^>]*)?>", f"<{front}>", out)
+        out = out.replace(f"</{ours}>", f"</{front}>")
+    return out.replace("&quot;", '"')
+
+
 def _public(stored: dict[str, Any]) -> dict[str, Any]:
     """A stored object without the fake's own bookkeeping keys (``_conversation_id``...)."""
     return {k: v for k, v in stored.items() if k == "_links" or not k.startswith("_")}
@@ -555,7 +566,7 @@ class FrontFake(FakeServer):
             "blurb": text[:100],
             "subject": data.get("subject")
             or (self._conversations[cnv_id]["subject"] if cnv_id else ""),
-            "body": data["body"],
+            "body": front_markup(data["body"]),
             "text": text,
             "author": {"id": data["author_id"]} if data.get("author_id") else None,
             "recipients": [{"handle": channel["address"], "role": "from"}]
