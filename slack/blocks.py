@@ -35,6 +35,8 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from slack import mrkdwn
+
 APPROVE = "approve_action"
 REJECT = "reject_action"
 EDIT = "edit_action"
@@ -172,9 +174,9 @@ def _summary_blocks(view: RequestView) -> list[Block]:
         blocks.append(_section("*Why:*\n" + _quote(view.reasoning, SECTION_TEXT_LIMIT - 20)))
     if view.parameters:
         blocks.append(_section("*Parameters:*\n" + _code(view.parameters)))
-    if view.draft_body:
+    if view.draft_body:  # Markdown: shown as Slack mrkdwn, cut at a block boundary to fit
         blocks.append(
-            _section("*Draft reply:*\n" + _quote(view.draft_body, SECTION_TEXT_LIMIT - 30))
+            _section("*Draft reply:*\n" + mrkdwn.preview(view.draft_body, SECTION_TEXT_LIMIT - 20))
         )
     return blocks
 

@@ -53,6 +53,7 @@ import re
 import time
 from typing import Any
 
+from tests.contracts import front as contract
 from tests.fakes.http import FakeServer, Recorded, Reply, bearer_token
 
 _TITLES = {
@@ -82,6 +83,17 @@ def _draft_version(draft_id: str, n: int) -> str:
 
 def _version_number(version: str) -> int:
     return int(version.split("-")[1])
+
+
+def front_markup(body: str) -> str:
+    """A body as Front stores it: Front keeps a draft in its own markup, so what comes back from
+    ``GET`` is not, byte for byte, what was posted (paragraphs become ``<div>``, ``<strong>`` /
+    ``<em>`` become ``<b>`` / ``<i>``, whitespace between tags and ``&quot;`` go). The words stay."""
+    out = re.sub(r">\s+<", "><", body.strip())
+    for ours, front in (("p", "div"), ("strong", "b"), ("em", "i")):
+        out = re.sub(rf"<{ours}(\s[^>]*)?>", f"<{front}>", out)
+        out = out.replace(f"</{ours}>", f"</{front}>")
+    return out.replace("&quot;", '"')
 
 
 def _public(stored: dict[str, Any]) -> dict[str, Any]:
@@ -175,6 +187,7 @@ class FrontFake(FakeServer):
         self._comments: list[dict[str, Any]] = []
         self._assignments: list[dict[str, Any]] = []
         self._n = 0
+        self._violations: list[str] = []
         self._limit: int | None = None
         self._window: tuple[float, int] = (time.time(), 0)
 
@@ -410,26 +423,50 @@ class FrontFake(FakeServer):
         if limited is not None:
             return limited
         path = req.path.rstrip("/") or "/"
+        operation = contract.find(req.method, path)
+        if operation is None:  # Front has no such operation (or we never agreed to call it)
+            self._violations.append(f"{req.method} {path}: not an operation of the contract table")
+            if contract.path_known(path):
+                return Reply(405, front_error(405, f"{req.method} not allowed on {path}"))
+            return Reply(404, front_error(404, f"Unknown route {req.method} {path}"))
+        name, ident = self._route(req.method, path)
+        if path.startswith("/conversations/") and ident in self._merged:
+            target = self._merged[ident]
+            new_path = path.replace(f"/conversations/{ident}", f"/conversations/{target}", 1)
+            return Reply(
+                301,
+                front_error(301, f"Conversation {ident} was merged into {target}"),
+                {"Location": self.url + new_path},
+            )
+        unknown = operation.unknown_query(req.query)
+        if unknown:  # Front ignores them; we must not rely on what Front ignores
+            self._violations.append(f"{operation.operation_id}: unknown query {unknown}")
+        problems = operation.problems(req.json if req.body else None)
+        if problems:
+            self._violations.append(f"{operation.operation_id}: {'; '.join(problems)}")
+            return Reply(400, front_error(400, f"{operation.operation_id}: {'; '.join(problems)}"))
+        if path.startswith("/conversations/") and ident not in self._conversations:
+            return Reply(404, front_error(404, f"Unknown conversation {ident}"))
+        reply: Reply = getattr(self, name)(req, ident)
+        if 200 <= reply.status < 300 and reply.status != operation.success:
+            raise AssertionError(
+                f"the fake answered {reply.status} to {operation.operation_id}; "
+                f"Front answers {operation.success}"
+            )
+        return reply
+
+    def _route(self, method: str, path: str) -> tuple[str, str | None]:
         for verb, pattern, name in self._ROUTES:
             m = re.fullmatch(pattern, path)
-            if m and req.method == verb:
-                ident = m.groupdict().get("id")
-                if path.startswith("/conversations/") and ident in self._merged:
-                    target = self._merged[ident]
-                    new_path = path.replace(
-                        f"/conversations/{ident}", f"/conversations/{target}", 1
-                    )
-                    return Reply(
-                        301,
-                        front_error(301, f"Conversation {ident} was merged into {target}"),
-                        {"Location": self.url + new_path},
-                    )
-                if path.startswith("/conversations/") and ident not in self._conversations:
-                    return Reply(404, front_error(404, f"Unknown conversation {ident}"))
-                return getattr(self, name)(req, ident)
-        if any(re.fullmatch(p, path) for _, p, _ in self._ROUTES):
-            return Reply(405, front_error(405, f"{req.method} not allowed on {path}"))
-        return Reply(404, front_error(404, f"Unknown route {req.method} {path}"))
+            if m and method == verb:
+                return name, m.groupdict().get("id")
+        raise AssertionError(f"the contract table has {method} {path} but the fake serves it not")
+
+    @property
+    def contract_violations(self) -> list[str]:
+        """Requests that broke the contract table (unknown operation, body not as specified)."""
+        with self.lock:
+            return list(self._violations)
 
     def _body(self, req: Recorded) -> dict[str, Any] | Reply:
         if req.json is None or not isinstance(req.json, dict):
@@ -555,7 +592,7 @@ class FrontFake(FakeServer):
             "blurb": text[:100],
             "subject": data.get("subject")
             or (self._conversations[cnv_id]["subject"] if cnv_id else ""),
-            "body": data["body"],
+            "body": front_markup(data["body"]),
             "text": text,
             "author": {"id": data["author_id"]} if data.get("author_id") else None,
             "recipients": [{"handle": channel["address"], "role": "from"}]
