@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -421,13 +420,10 @@ def reason_problem(reason: str | None) -> str | None:
     return text_problem(reason, "reason")
 
 
-_DIGITS = re.compile(r"[0-9]+")
-
-
 def amount_problem(raw: str | None) -> str | None:
     if raw is None or not raw.strip():
         return None
-    if not _DIGITS.fullmatch(raw.strip()) or approvals.whole_amount(raw) is None:
+    if approvals.whole_amount(raw) is None:  # ASCII digits only
         return "Enter a whole number of cents greater than 0, like 1999 (digits 0-9 only)."
     return None
 

@@ -425,3 +425,16 @@ def test_click_neither_recorded_nor_told_is_answered_with_an_error(
         assert approval_row(action_id)["status"] == "pending"
         assert stack.post(payload).status_code == 200
         assert approval_row(action_id)["status"] == "approved"
+
+
+@pytest.mark.parametrize("amount", ["²", "１００", "9" * 20])
+def test_edit_amount_that_is_not_ascii_digits_is_a_modal_error(stack: Stack, amount: str) -> None:
+    """``²`` once gave a 500 (isdigit, then int) and ``１００`` was taken as 100 cents."""
+    action_id = stack.new_request()
+    stack.request_approval(action_id)
+    response = stack.submit_edit(action_id, amount, None)
+    assert response.status_code == 200
+    assert response.json()["response_action"] == "errors"
+    assert "digits 0-9" in response.json()["errors"]["amount"]
+    assert approval_row(action_id)["status"] == "pending"
+    assert approval_row(action_id)["edits"] is None
