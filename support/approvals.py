@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from typing import Any, Literal, cast
 
 from sqlalchemy import CursorResult, Executable, bindparam, or_, select, update
@@ -108,14 +109,26 @@ def iso_utc(moment: dt.datetime | None) -> str:
     return moment.replace(tzinfo=None).isoformat() + "Z"
 
 
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+MAX_AMOUNT_DIGITS = 15
+"""Longer than any refund; keeps ``int()`` of a pasted wall of digits cheap."""
+
+
 def whole_amount(raw: object) -> int | None:
-    """A refund amount in minor units (cents, as the integration API takes it), or None if bad."""
+    """A refund amount in minor units (cents, as the integration API takes it), or None if bad.
+
+    A string must be ASCII digits only: ``str.isdigit`` also accepts ``²`` (which ``int`` refuses)
+    and full-width digits (which ``int`` reads as ASCII ones), neither of which an approver meant.
+    """
     if isinstance(raw, bool):
         return None
     if isinstance(raw, int):
         value = raw
-    elif isinstance(raw, str) and raw.strip().isdigit():
-        value = int(raw.strip())
+    elif isinstance(raw, str):
+        text = raw.strip()
+        if len(text) > MAX_AMOUNT_DIGITS or not _ASCII_DIGITS.fullmatch(text):
+            return None
+        value = int(text)
     else:
         return None
     return value if value > 0 else None

@@ -194,3 +194,24 @@ def test_reminder_is_recorded_once_and_only_while_pending(app_id: int) -> None:
     other = make_request(app_id)
     approvals.decide(other, "approved", "U0APPROVER1")
     assert not approvals.mark_reminded(other)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("1999", 1999),
+        (" 2000 ", 2000),
+        (2000, 2000),
+        ("²", None),  # str.isdigit() is True, int() raises: once a 500
+        ("１００", None),  # full-width digits: int() reads 100: once taken as 100 cents
+        ("٣", None),  # Arabic-Indic three
+        ("0", None),
+        ("-5", None),
+        ("19.99", None),
+        ("9" * 400, None),
+        (True, None),
+        (None, None),
+    ],
+)
+def test_whole_amount_takes_ascii_digits_only(raw: object, expected: int | None) -> None:
+    assert approvals.whole_amount(raw) == expected
