@@ -8,6 +8,7 @@ problems, ``RetryAfterError`` for Front's 429, anything else is retried.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from typing import Any
 
@@ -18,8 +19,10 @@ from support import agent as agent_module
 from support.config import current
 from support.db.models import App
 from support.events import InboundReceived
-from support.front import FrontClient, FrontConfigError, FrontError, FrontRateLimited
+from support.front import FrontClient, FrontConfigError, FrontError, FrontRateLimited, Message
 from support.integrations import IntegrationClient, IntegrationError
+
+log = logging.getLogger(__name__)
 
 HISTORY_LIMIT = 10
 TEXT_LIMIT = 4000
@@ -80,19 +83,46 @@ def integration_for(app: App) -> IntegrationClient:
     )
 
 
+def sender_address(raw_message: Any) -> str | None:
+    """Who sent the message: its ``from`` recipient as Front reports it (never ``reply-to``).
+
+    ``Message.customer_email`` is where the answer goes (``reply-to`` first); the customer's
+    *identity*, whose account the agent may read, is the sender.
+    """
+    if not isinstance(raw_message, dict):
+        return None
+    for r in raw_message.get("recipients") or []:
+        if isinstance(r, dict) and r.get("role") == "from" and isinstance(r.get("handle"), str):
+            handle = r["handle"].strip()
+            return handle or None
+    return None
+
+
+def read_inbound(front: FrontClient, message_id: str) -> tuple[Message, str | None]:
+    """The message and its sender, from one ``GET /messages/{id}``."""
+    # Message.parse keeps the reply address only; the raw body still has the `from` recipient.
+    raw = front._request("GET", f"/messages/{message_id}")
+    return Message.parse(raw), sender_address(raw)
+
+
 def gather_context(event: InboundReceived) -> dict[str, Any]:
-    """Message, recent history, customer, app user and purchases; degraded when a source failed."""
+    """Message, recent history, sender, app user and purchases; degraded when a source failed.
+
+    The app user and purchases are read for the *sender* as Front reports it. When Front cannot be
+    read the sender is unknown (the webhook's address may be a ``reply-to``): no account data.
+    """
     config = current()
     app = load_app(event.app_id)
     degraded: list[str] = []
     text = event.message_body or ""
     subject = event.subject
     email = event.customer_email
+    sender: str | None = None
     history: list[dict[str, Any]] = []
     outbound_streak = 0
     try:
         with FrontClient.from_config(config) as front:
-            message = front.get_message(event.message_id)
+            message, sender = read_inbound(front, event.message_id)
             recent = front.conversation_messages(event.conversation_id, limit=HISTORY_LIMIT)
         text = message.text or text
         subject = message.subject or subject
@@ -113,10 +143,10 @@ def gather_context(event: InboundReceived) -> dict[str, Any]:
 
     user: dict[str, Any] | None = None
     purchases: list[dict[str, Any]] = []
-    if email:
+    if sender:
         try:
             client = integration_for(app)
-            user = client.lookup_user(email)
+            user = client.lookup_user(sender)
             if user is not None:
                 purchases = client.get_purchases(str(user["id"]))
         except IntegrationError as exc:
@@ -131,7 +161,8 @@ def gather_context(event: InboundReceived) -> dict[str, Any]:
         "frontEventId": event.front_event_id,
         "subject": subject,
         "message": text[:TEXT_LIMIT],
-        "customerEmail": email,
+        "customerEmail": email,  # where the reply goes
+        "senderEmail": sender,  # who the customer is (None: unconfirmed)
         "history": list(reversed(history)),  # oldest first, as a human reads it
         "outboundStreak": outbound_streak,
         "user": user,
@@ -179,22 +210,80 @@ def check_rules(context: dict[str, Any]) -> dict[str, Any]:
     return {"stop": reason is not None, "reason": reason}
 
 
-def agent_reasoning(context: dict[str, Any]) -> dict[str, Any]:
+def _agent_context(context: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in context.items() if k not in ("appId", "frontEventId")}
+
+
+def agent_turn(context: dict[str, Any], turns: list[dict[str, Any]]) -> dict[str, Any]:
+    """One model call and the tools it asked for (``agent-turn-N``); refusals go to the audit log."""
     config = current()
     app = load_app(int(context["appId"]))
-    agent_context = {k: v for k, v in context.items() if k not in ("appId", "frontEventId")}
     try:
-        result = agent_module.run(
-            agent_context,
-            config=config,
-            app_name=app.name,
-            approval_required=app.approval_required,
-            integration=integration_for(app),
-        )
+        with agent_module.model_client(config) as model:
+            turn = agent_module.take_turn(
+                model,
+                config=config,
+                context=_agent_context(context),
+                app_name=app.name,
+                turns=turns,
+                integration=integration_for(app),
+            )
     except agent_module.AgentUnavailable:
         raise  # retried by Inngest
     except agent_module.AgentError as exc:
         raise inngest.NonRetriableError(str(exc)) from exc
+    for refusal in turn["refused"]:
+        audit.append(
+            "agent.tool_refused",
+            actor="agent",
+            conversation_id=context["conversationId"],
+            detail={**refusal, "messageId": context["messageId"], "turn": turn["turn"]},
+        )
+        log.warning(
+            "agent.tool_refused conversation_id=%s tool=%s reason=%s",
+            context["conversationId"],
+            refusal["tool"],
+            refusal["reason"],
+        )
+    return turn
+
+
+def agent_reasoning(context: dict[str, Any], turns: list[dict[str, Any]]) -> dict[str, Any]:
+    """The decision from the run's turns; the run's tokens go to the audit log and the logs."""
+    config = current()
+    app = load_app(int(context["appId"]))
+    result = agent_module.finish(
+        _agent_context(context),
+        turns,
+        approval_required=app.approval_required,
+        max_turns=config.agent_max_turns,
+        model=config.anthropic_model,
+    )
+    usage = result.usage()
+    audit.append(
+        "agent.completed",
+        actor="agent",
+        conversation_id=context["conversationId"],
+        detail={
+            **usage,
+            "messageId": context["messageId"],
+            "stopReason": result.stop_reason,
+            "action": result.action.type if result.action else None,
+            "refusals": len(result.refusals),
+        },
+    )
+    log.info(
+        "agent.usage conversation_id=%s model=%s turns=%d input=%d output=%d cache_read=%d "
+        "cache_write=%d stop_reason=%s",
+        context["conversationId"],
+        result.model,
+        result.turns,
+        result.input_tokens,
+        result.output_tokens,
+        result.cache_read_input_tokens,
+        result.cache_creation_input_tokens,
+        result.stop_reason,
+    )
     return result.to_json()
 
 
@@ -212,7 +301,20 @@ def create_action(run_id: str, context: dict[str, Any], decision: dict[str, Any]
         customer_email=context.get("customerEmail"),
         context_degraded=bool(context.get("degraded")),
         approval_timeout_hours=current().approval_timeout_hours,
+        usage=decision_usage(decision),
     )
+
+
+def decision_usage(decision: dict[str, Any]) -> dict[str, Any]:
+    keys = (
+        "model",
+        "turns",
+        "inputTokens",
+        "outputTokens",
+        "cacheReadInputTokens",
+        "cacheCreationInputTokens",
+    )
+    return {k: decision.get(k) for k in keys}
 
 
 def create_draft(context: dict[str, Any], decision: dict[str, Any]) -> dict[str, Any]:
@@ -239,4 +341,8 @@ def auto_send_gate(context: dict[str, Any], decision: dict[str, Any]) -> dict[st
     )
     if allowed and context.get("degraded"):
         allowed, reason = False, "context was degraded"
+    sender = (context.get("senderEmail") or "").strip().casefold()
+    reply_to = (context.get("customerEmail") or "").strip().casefold()
+    if allowed and sender != reply_to:
+        allowed, reason = False, "the reply goes to another address than the sender's"
     return {"allowed": allowed, "reason": reason}
