@@ -800,3 +800,21 @@ def test_reply_to_is_where_the_answer_goes_not_who_the_customer_is(world: World)
     # the reply would go to another address than the sender's: never sent unattended
     assert world.inngest.events_named("support/draft.auto_send") == []
     assert len(world.front.drafts) == 1
+
+
+def test_an_action_names_the_account_owner_not_the_reply_to(world: World) -> None:
+    world.integration.add_user(VICTIM)
+    user = world.integration.add_user(CUSTOMER)
+    own = world.integration.add_purchase(user["id"])
+    world.claude.reply_tool_use("process_refund", {"purchase_id": own["id"], "reason": "dup"})
+    world.claude.reply_tool_use("draft_response", {"body": "A person will review it."})
+    world.claude.reply_text("done")
+    world.deliver("evt_ro1", "cnv_ro1", "msg_ro1", "Refund me please", CUSTOMER, reply_to=VICTIM)
+    world.inngest.wait_idle(30)
+
+    [event] = world.inngest.events_named("support/approval.requested")
+    assert event["data"]["customerEmail"] == CUSTOMER
+    [action] = world.rows("actions")
+    assert action["customer_email"] == CUSTOMER
+    [card] = world.slack.posted
+    assert f"for {CUSTOMER}" in json.dumps(card) and VICTIM not in json.dumps(card)

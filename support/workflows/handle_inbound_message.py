@@ -71,7 +71,7 @@ def handle_inbound_message(ctx: inngest.ContextSync) -> dict[str, Any]:
             app_id=event.app_id,
             action=ProposedAction(type=action["type"], parameters=action["parameters"]),
             agent_reasoning=decision.get("reasoning") or "",
-            customer_email=context.get("customerEmail"),
+            customer_email=steps.account_owner(context),
         )
         ctx.step.send_event(
             "request-approval",

@@ -287,6 +287,11 @@ def agent_reasoning(context: dict[str, Any], turns: list[dict[str, Any]]) -> dic
     return result.to_json()
 
 
+def account_owner(context: dict[str, Any]) -> str | None:
+    """Whose account an action touches: the confirmed sender, else the reply address."""
+    return context.get("senderEmail") or context.get("customerEmail")
+
+
 def create_action(run_id: str, context: dict[str, Any], decision: dict[str, Any]) -> dict[str, Any]:
     proposed = decision["action"]
     return actions.create(
@@ -298,7 +303,7 @@ def create_action(run_id: str, context: dict[str, Any], decision: dict[str, Any]
         requires_approval=bool(proposed.get("requiresApproval", True)),
         reasoning=decision.get("reasoning") or "",
         draft_body=decision.get("draftBody"),
-        customer_email=context.get("customerEmail"),
+        customer_email=account_owner(context),
         context_degraded=bool(context.get("degraded")),
         approval_timeout_hours=current().approval_timeout_hours,
         usage=decision_usage(decision),
