@@ -326,8 +326,6 @@ def test_bare_thanks_is_not_answered(world: World) -> None:
 
 
 def test_front_500_falls_back_to_webhook_data_and_marks_context_degraded(world: World) -> None:
-    # Changed by issue 12: without Front's copy of the message the sender is unconfirmed (the
-    # webhook's address may be a reply-to), so the account tools refuse and no refund is proposed.
     purchase_id = seed_customer(world)
     script_refund(world, purchase_id)
     world.front.fail_next("GET /messages/*", 500)
@@ -335,13 +333,36 @@ def test_front_500_falls_back_to_webhook_data_and_marks_context_degraded(world: 
     world.inngest.wait_idle(30)
     run = world.run("handle-inbound-message")
     assert run.status == "completed", run.error
+    [action] = world.rows("actions")
+    assert action["context_degraded"]
+    degraded = [r for r in world.rows("audit_log") if r["event"] == "context.degraded"]
+    assert len(degraded) == 1
+    first = world.claude.bodies[0]["messages"][0]["content"][0]["text"]
+    assert "I was charged twice" in first
+    # the sender came from the conversation's listing (Front's copy), not from the webhook
+    assert f'"senderEmail": "{CUSTOMER}"' in first
+
+
+def test_front_down_leaves_the_sender_unconfirmed_and_no_account_data(world: World) -> None:
+    """Issue 12: without Front's copy of the message the sender is unknown (the webhook's address
+    may be a reply-to), so the account tools refuse and nothing is proposed on an account."""
+    purchase_id = seed_customer(world)
+    script_refund(world, purchase_id)
+    world.front.fail_next("GET /messages/*", 500)
+    world.front.fail_next("GET /conversations/*/messages", 500)
+    world.deliver("evt_d2", "cnv_d2", "msg_d2", "I was charged twice, please refund me.")
+    world.inngest.wait_idle(30)
+    run = world.run("handle-inbound-message")
+    assert run.status == "completed", run.error
     assert run.output["degraded"] is True and run.output["outcome"] == "drafted"
     assert world.rows("actions") == []
     assert world.integration.calls("lookup-user") == []
-    degraded = [r for r in world.rows("audit_log") if r["event"] == "context.degraded"]
-    assert len(degraded) == 1
     refused = [r for r in world.rows("audit_log") if r["event"] == "agent.tool_refused"]
-    assert len(refused) == 3  # lookup_user, get_purchases, process_refund
+    assert [detail(r)["tool"] for r in refused] == [
+        "lookup_user",
+        "get_purchases",
+        "process_refund",
+    ]
     first = world.claude.bodies[0]["messages"][0]["content"][0]["text"]
     assert "I was charged twice" in first and '"senderEmail": null' in first
 

@@ -105,11 +105,24 @@ def read_inbound(front: FrontClient, message_id: str) -> tuple[Message, str | No
     return Message.parse(raw), sender_address(raw)
 
 
+def read_recent(
+    front: FrontClient, conversation_id: str
+) -> tuple[list[Message], dict[str, str | None]]:
+    """The newest ``HISTORY_LIMIT`` messages (one page, newest first) and each one's sender."""
+    body = front._request("GET", f"/conversations/{conversation_id}/messages?limit={HISTORY_LIMIT}")
+    raw = body.get("_results") if isinstance(body, dict) else None
+    if not isinstance(raw, list):
+        raise FrontError("Front answered an unexpected shape: messages._results is not a list")
+    messages = [Message.parse(m) for m in raw]
+    return messages, {m.id: sender_address(r) for m, r in zip(messages, raw, strict=True)}
+
+
 def gather_context(event: InboundReceived) -> dict[str, Any]:
     """Message, recent history, sender, app user and purchases; degraded when a source failed.
 
-    The app user and purchases are read for the *sender* as Front reports it. When Front cannot be
-    read the sender is unknown (the webhook's address may be a ``reply-to``): no account data.
+    The app user and purchases are read for the *sender* as Front reports it (``GET
+    /messages/{id}``, else the message in the conversation's listing). When Front cannot be read
+    at all the sender is unknown (the webhook's address may be a ``reply-to``): no account data.
     """
     config = current()
     app = load_app(event.app_id)
@@ -118,15 +131,24 @@ def gather_context(event: InboundReceived) -> dict[str, Any]:
     subject = event.subject
     email = event.customer_email
     sender: str | None = None
+    message: Message | None = None
     history: list[dict[str, Any]] = []
     outbound_streak = 0
     try:
         with FrontClient.from_config(config) as front:
-            message, sender = read_inbound(front, event.message_id)
-            recent = front.conversation_messages(event.conversation_id, limit=HISTORY_LIMIT)
-        text = message.text or text
-        subject = message.subject or subject
-        email = message.customer_email or email
+            try:
+                message, sender = read_inbound(front, event.message_id)
+            except FrontError as exc:
+                front_call_failed(exc)
+                degraded.append(f"front: {exc}")
+            recent, senders = read_recent(front, event.conversation_id)
+        if message is None:  # the single read failed: the listing has Front's copy too
+            message = next((m for m in recent if m.id == event.message_id), None)
+            sender = senders.get(event.message_id) if message is not None else None
+        if message is not None:
+            text = message.text or text
+            subject = message.subject or subject
+            email = message.customer_email or email
         for m in recent:
             if m.id == event.message_id:
                 continue
