@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PORT   ?= 3000
 
-.PHONY: run test lint format docs bench demo container-smoke clean
+.PHONY: run test lint format docs bench demo eval container-smoke clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ bench: $(BIN)/.installed
 
 demo: $(BIN)/.installed
 	$(BIN)/python -m scripts.demo
+
+eval: $(BIN)/.installed
+	$(BIN)/python -m evals.run
 
 container-smoke:
 	scripts/container-smoke

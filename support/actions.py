@@ -50,8 +50,12 @@ def create(
     customer_email: str | None,
     context_degraded: bool,
     approval_timeout_hours: float,
+    usage: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Insert the action (and its pending approval request); a second call returns the first row."""
+    """Insert the action (and its pending approval request); a second call returns the first row.
+
+    ``usage`` (the agent run's model and tokens) is recorded in the ``action.proposed`` audit row.
+    """
     with db.session() as s:
         existing = s.get(Action, action_id)
         if existing is not None:
@@ -93,6 +97,7 @@ def create(
                 "parameters": parameters,
                 "requiresApproval": requires_approval,
                 "contextDegraded": context_degraded,
+                **({"agentUsage": usage} if usage else {}),
             },
         )
         s.flush()
