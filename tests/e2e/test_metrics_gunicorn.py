@@ -73,7 +73,7 @@ KEY_SERIES = (
     ("support_executions_total", {"type": "refund", "status": "succeeded"}),
     ("support_door_requests_total", {"door": "front", "outcome": "accepted"}),
     ("support_agent_model_calls_total", {}),
-    ("support_agent_tokens_total", {"kind": "input"}),
+    ("support_agent_tokens_total", {"kind": "output"}),  # input may be all cache reads
 )
 
 
