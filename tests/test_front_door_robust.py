@@ -22,7 +22,7 @@ from tests.conftest import (
     serve_app,
 )
 from tests.fakes.anthropic import AnthropicFake
-from tests.fakes.front import FrontFake, front_signature, signed_webhook
+from tests.fakes.front import FrontFake, front_signature, inbound_event, signed_webhook
 from tests.fakes.slack import sign as slack_sign
 from tests.support_server import LiveServer
 from tests.test_front_door import INBOX, _ends_turn, _serve_door, inbound, post
@@ -313,3 +313,39 @@ def test_send_slots_leave_threads_for_slack(
     finally:
         inngest.release_event_api()
         inngest_client.set_send_slots(inngest_client.SEND_SLOTS)
+
+
+# ---------------------------------------------------------------- one run per message (item 5)
+
+
+def test_one_message_under_three_event_ids_starts_one_run(door: tuple[LiveServer, Any]) -> None:
+    """Front may deliver the same message under several event ids (e.g. ``inbound`` and
+    ``inbound_received``, or a re-sent rule): it used to start a run, and an approval request,
+    for each."""
+    server, inngest = door
+    for event_id, kind in (
+        ("evt_a", "inbound"),
+        ("evt_b", "inbound_received"),
+        ("evt_c", "inbound"),
+    ):
+        body, headers = signed_webhook(FRONT_SECRET, inbound(event_id, event_type=kind))
+        assert post(server, body, headers).status_code == 200
+    inngest.wait_idle(timeout=60)
+    assert sorted(e["id"] for e in inngest.events_named("front/inbound_received")) == [
+        "evt_a",
+        "evt_b",
+        "evt_c",
+    ]
+    runs = inngest.runs_for("handle-inbound-message")
+    assert len(runs) == 1 and runs[0].status == "completed"
+    skipped = [s for s in inngest.skipped if s["reason"] == "idempotency"]
+    assert [s["key"] for s in skipped] == ["msg_1", "msg_1"]
+    # Another message of the same conversation is a new run.
+    other = inbound_event(
+        "evt_d", "cnv_1", INBOX, "msg_2", "customer@example.com", "Refund please", "And again"
+    )
+    body, headers = signed_webhook(FRONT_SECRET, other)
+    assert post(server, body, headers).status_code == 200
+    inngest.advance(11)  # past the per-conversation throttle period
+    inngest.wait_idle(timeout=60)
+    assert len(inngest.runs_for("handle-inbound-message")) == 2
