@@ -25,7 +25,15 @@ preload_app = False
 # new MariaDB connections in one Front webhook run, CPU per webhook 1.7 -> 2.5 ms).
 
 
+# A hung Inngest event API must not starve the Slack door (3 s acks): the Front door's send is one
+# bounded attempt (~3.25 s at most, then 503), at most threads - 1 of them wait at once per worker,
+# and after a timeout the next sends answer 503 at once for a few seconds (support/inngest_client).
+
+
 def post_fork(server: Any, worker: Any) -> None:
+    from support import inngest_client
+
+    inngest_client.set_send_slots(threads - 1)
     # Python's default GIL switch interval (5 ms) lets a thread doing a click's lazy-listener work (rows,
     # JSON, Block Kit) keep the GIL for 5 ms while an ack waits for it; at 1 ms the Slack ack p99
     # under 50 concurrent clicks fell from ~180 to ~130 ms at no extra CPU (benchmarks/RESULTS.md).

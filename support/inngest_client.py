@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 import httpx
@@ -29,6 +30,14 @@ refused, so a door never sends one (the events are bounded where they are built)
 BOUNDED_SEND_TIMEOUT = httpx.Timeout(connect=0.75, write=0.75, read=1.5, pool=0.25)
 """One attempt for a door that must answer its caller in time (Front waits 5 s for a webhook):
 at most ~3.25 s in total waiting on Inngest, then the caller is told to retry."""
+
+SEND_SLOTS = 3
+"""Bounded sends in flight per process at once (gunicorn.conf.py sets it to threads - 1), so a
+hung event API can never hold every worker thread: the Slack door always keeps one."""
+SLOT_WAIT_SECONDS = 0.05
+HOLD_OFF_SECONDS = 5.0
+"""After a send timed out, further bounded sends fail at once for this long (Inngest is hanging;
+the callers are told to retry) instead of each holding a thread for the whole timeout."""
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +70,14 @@ definitions: inngest.Inngest = _Declarations()  # type: ignore[assignment]
 _lock = threading.Lock()
 _client: inngest.Inngest | None = None
 _http: httpx.Client | None = None
+_slots = threading.BoundedSemaphore(SEND_SLOTS)
+_hold_off_until = 0.0
+
+
+def set_send_slots(count: int) -> None:
+    """How many bounded sends may wait on Inngest at once in this process (at least 1)."""
+    global _slots
+    _slots = threading.BoundedSemaphore(max(1, count))
 
 
 def build(config: Config) -> inngest.Inngest:
@@ -103,9 +120,12 @@ def send_bounded(events: inngest.Event | list[inngest.Event]) -> list[str]:
 
     The request is the SDK's own (``Inngest._build_send_request``: URL, event key, headers, ids
     and timestamps exactly as ``send_sync`` sends them); only the retries are left out, so a hung
-    event API costs a door one bounded wait instead of ~28 s. Raises ``EventRejected`` when the
-    events can never be accepted and ``EventNotSent`` when Inngest did not take them.
+    event API costs a door one bounded wait instead of ~28 s. At most ``SEND_SLOTS`` sends wait
+    at once, and for ``HOLD_OFF_SECONDS`` after a timeout none waits at all. Raises
+    ``EventRejected`` when the events can never be accepted and ``EventNotSent`` when Inngest did
+    not take them (the caller answers "retry later").
     """
+    global _hold_off_until
     batch = events if isinstance(events, list) else [events]
     try:
         request: Any = client()._build_send_request(batch)
@@ -118,10 +138,20 @@ def send_bounded(events: inngest.Event | list[inngest.Event]) -> list[str]:
         raise EventRejected(f"events are {size} bytes, over Inngest's {MAX_EVENT_BYTES}")
     request.extensions["timeout"] = BOUNDED_SEND_TIMEOUT.as_dict()
     http = _http or httpx.Client(timeout=BOUNDED_SEND_TIMEOUT)
+    if time.monotonic() < _hold_off_until:
+        raise EventNotSent("Inngest event API timed out moments ago; not waiting on it again yet")
+    slots = _slots
+    if not slots.acquire(timeout=SLOT_WAIT_SECONDS):
+        raise EventNotSent("every send slot is waiting on Inngest already")
     try:
         response = http.send(request)
+    except httpx.TimeoutException as exc:
+        _hold_off_until = time.monotonic() + HOLD_OFF_SECONDS
+        raise EventNotSent(f"Inngest event API timed out: {type(exc).__name__}") from exc
     except httpx.HTTPError as exc:
         raise EventNotSent(f"Inngest event API unreachable: {type(exc).__name__}") from exc
+    finally:
+        slots.release()
     return _ids(response)
 
 

@@ -22,7 +22,7 @@ from tests.conftest import (
     serve_app,
 )
 from tests.fakes.anthropic import AnthropicFake
-from tests.fakes.front import FrontFake, front_signature, signed_webhook
+from tests.fakes.front import FrontFake, front_signature, inbound_event, signed_webhook
 from tests.fakes.slack import sign as slack_sign
 from tests.support_server import LiveServer
 from tests.test_front_door import INBOX, _ends_turn, _serve_door, inbound, post
@@ -234,3 +234,118 @@ def test_truncation_is_utf8_safe_and_idempotent() -> None:
     assert data["subject"] == "😀" * 256
     assert len(data["customerEmail"]) == 1024
     assert InboundReceived.parse(data) == event, "the workflow reads back what was sent"
+
+
+# ---------------------------------------------------------------- bounded send (item 4)
+
+FRONT_GIVES_UP = 5.0  # seconds Front waits for a webhook's answer (its contract, not a benchmark)
+
+
+def test_hung_event_api_answers_503_within_fronts_5s_then_fails_fast(
+    door: tuple[LiveServer, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the event API hanging, the SDK's send took ~28 s (5 tries x 5 s). Now one attempt is
+    bounded, and while Inngest hangs the next deliveries do not even wait on it."""
+    from support import inngest_client
+
+    server, inngest = door
+    inngest.hang_event_api(seconds=30)
+    try:
+        body, headers = signed_webhook(FRONT_SECRET, inbound("evt_hang"))
+        answer = httpx.post(
+            server.url + "/webhooks/front", content=body, headers=headers, timeout=FRONT_GIVES_UP
+        )
+        assert answer.status_code == 503 and answer.json()["error"] == "event_not_sent"
+        assert inngest.hung_requests == 1
+        again = httpx.post(
+            server.url + "/webhooks/front", content=body, headers=headers, timeout=FRONT_GIVES_UP
+        )
+        assert again.status_code == 503
+        assert inngest.hung_requests == 1, "held off: the second delivery did not wait on Inngest"
+    finally:
+        inngest.release_event_api()
+    monkeypatch.setattr(inngest_client, "_hold_off_until", 0.0)
+    # Front delivers again: accepted. The hung request was processed when released, so Inngest
+    # saw the same event id twice and started one run (nothing lost, nothing doubled).
+    assert post(server, body, headers).status_code == 200
+    inngest.wait_idle(timeout=60)
+    assert {e["id"] for e in inngest.events_named("front/inbound_received")} == {"evt_hang"}
+    assert len(inngest.runs_for("handle-inbound-message")) == 1
+
+
+def test_send_slots_leave_threads_for_slack(
+    door: tuple[LiveServer, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With every send slot waiting on a hung Inngest, more deliveries answer 503 at once instead
+    of holding more threads, and the Slack door answers meanwhile."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from support import inngest_client
+    from tests.fakes.slack import signed_event, url_verification_body
+
+    server, inngest = door
+    monkeypatch.setattr(inngest_client, "HOLD_OFF_SECONDS", 0.0)
+    inngest_client.set_send_slots(2)
+    inngest.hang_event_api(seconds=30)
+    try:
+        deliveries = [signed_webhook(FRONT_SECRET, inbound(f"evt_{i}")) for i in range(6)]
+        with ThreadPoolExecutor(6) as pool:
+            pending = [
+                pool.submit(
+                    httpx.post,
+                    server.url + "/webhooks/front",
+                    content=body,
+                    headers=headers,
+                    timeout=FRONT_GIVES_UP,
+                )
+                for body, headers in deliveries
+            ]
+            while inngest.hung_requests == 0:
+                time.sleep(0.01)
+            body, headers = signed_event(SLACK_SECRET, url_verification_body("chal"))
+            slack = httpx.post(
+                server.url + "/slack/events", content=body, headers=headers, timeout=3
+            )
+            answers = [p.result() for p in pending]
+        assert slack.status_code == 200 and "chal" in slack.text
+        assert [a.status_code for a in answers] == [503] * 6
+        assert 1 <= inngest.hung_requests <= 2, "never more sends waiting than slots"
+    finally:
+        inngest.release_event_api()
+        inngest_client.set_send_slots(inngest_client.SEND_SLOTS)
+
+
+# ---------------------------------------------------------------- one run per message (item 5)
+
+
+def test_one_message_under_three_event_ids_starts_one_run(door: tuple[LiveServer, Any]) -> None:
+    """Front may deliver the same message under several event ids (e.g. ``inbound`` and
+    ``inbound_received``, or a re-sent rule): it used to start a run, and an approval request,
+    for each."""
+    server, inngest = door
+    for event_id, kind in (
+        ("evt_a", "inbound"),
+        ("evt_b", "inbound_received"),
+        ("evt_c", "inbound"),
+    ):
+        body, headers = signed_webhook(FRONT_SECRET, inbound(event_id, event_type=kind))
+        assert post(server, body, headers).status_code == 200
+    inngest.wait_idle(timeout=60)
+    assert sorted(e["id"] for e in inngest.events_named("front/inbound_received")) == [
+        "evt_a",
+        "evt_b",
+        "evt_c",
+    ]
+    runs = inngest.runs_for("handle-inbound-message")
+    assert len(runs) == 1 and runs[0].status == "completed"
+    skipped = [s for s in inngest.skipped if s["reason"] == "idempotency"]
+    assert [s["key"] for s in skipped] == ["msg_1", "msg_1"]
+    # Another message of the same conversation is a new run.
+    other = inbound_event(
+        "evt_d", "cnv_1", INBOX, "msg_2", "customer@example.com", "Refund please", "And again"
+    )
+    body, headers = signed_webhook(FRONT_SECRET, other)
+    assert post(server, body, headers).status_code == 200
+    inngest.advance(11)  # past the per-conversation throttle period
+    inngest.wait_idle(timeout=60)
+    assert len(inngest.runs_for("handle-inbound-message")) == 2

@@ -33,6 +33,8 @@ from support.workflows import inbound_steps as steps
 from support.workflows.execute_action import execute_action
 
 CONVERSATION_KEY = "event.data.conversationId"
+MESSAGE_KEY = "event.data.messageId"
+"""One run per Front message for 24 h, whatever the delivery (event) ids it arrives under."""
 
 
 @definitions.create_function(
@@ -42,6 +44,7 @@ CONVERSATION_KEY = "event.data.conversationId"
         key=CONVERSATION_KEY, limit=1, period=dt.timedelta(seconds=10), burst=0
     ),
     concurrency=[inngest.Concurrency(key=CONVERSATION_KEY, limit=1)],
+    idempotency=MESSAGE_KEY,
     retries=4,
 )
 def handle_inbound_message(ctx: inngest.ContextSync) -> dict[str, Any]:

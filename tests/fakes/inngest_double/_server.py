@@ -48,7 +48,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.send_header("X-Inngest-Server-Kind", self.double.engine.server_kind)
         self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the caller gave up waiting (a hung event API)
 
     def _path(self) -> str:
         return self.path.split("?", 1)[0]
