@@ -37,7 +37,7 @@ TRIGGER_TTL = 3.0
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
 MAX_TEXT = 40_000
-_TRIGGER = re.compile(r"^\d+\.\d+\.[0-9a-f]+$")
+_TRIGGER = re.compile(r"^\d+\.\d+\.[0-9a-zA-Z]+$")
 
 
 @dataclass(frozen=True)
