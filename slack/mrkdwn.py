@@ -57,20 +57,22 @@ def blocks(markdown: str) -> list[str]:
 
 def preview(markdown: str, limit: int) -> str:
     """At most ``limit`` characters of ``mrkdwn``: whole blocks while they fit, then a note."""
+    parts = blocks(markdown)
+    whole = "\n\n".join(parts)
+    if len(whole) <= limit:
+        return whole
+    budget = limit - len(CUT_NOTE) - 2  # room for the blocks when the note follows them
     out: list[str] = []
     used = 0
-    for text in blocks(markdown):
+    for text in parts:
         extra = len(text) + (2 if out else 0)
-        if used + extra <= limit:
-            out.append(text)
-            used += extra
-            continue
-        room = limit - used - len(CUT_NOTE) - (4 if out else 2)
-        if not out and room > 0:
-            out.append(_cut(text, room))
-        out.append(CUT_NOTE)
-        break
-    return "\n\n".join(out)
+        if used + extra > budget:
+            break
+        out.append(text)
+        used += extra
+    if not out and budget > 0:
+        out.append(_cut(parts[0], budget))
+    return "\n\n".join([*out, CUT_NOTE])
 
 
 def _cut(text: str, room: int) -> str:

@@ -227,3 +227,12 @@ def test_one_huge_paragraph_of_links_is_cut_without_half_a_link() -> None:
     assert len(text) <= blocks.SECTION_TEXT_LIMIT
     shown = text.removesuffix(mrkdwn.CUT_NOTE)
     assert shown.count("<") == shown.count(">")
+
+
+@pytest.mark.parametrize("size", [2900, 2950, 2975, 2990, 3000, 3100])
+def test_the_cut_note_always_fits(size: int) -> None:
+    first = "a" * (size - 100)
+    body = f"{first}\n\n" + "b" * 90 + "\n\nlast"
+    text = mrkdwn.preview(body, 2980)
+    assert len(text) <= 2980
+    assert text.endswith(mrkdwn.CUT_NOTE) or text == mrkdwn.to_mrkdwn(body)

@@ -18,6 +18,11 @@ Message ``ts`` values are the posting time, as Slack's are. Unknown
 methods answer 404 ``unknown_method``. ``fake.response_url(key)`` gives a ``response_url`` whose
 POSTs are recorded in ``fake.responses``.
 
+Every call's arguments are checked as Slack documents them (``tests/contracts/slack.py``: required
+arguments, ``text`` / ``blocks``, Block Kit limits, ``trigger_id`` expiry); a refusal is answered
+like Slack (HTTP 200 ``ok: false``) and listed in ``contract_violations``. ``trigger_id()`` mints a
+trigger id that ``views.open`` refuses 3 s after it was issued.
+
 Failures: ``fail_next("chat.postMessage", 500)``, ``rate_limit_next(method, retry_after=1)`` (429
 with ``Retry-After``), ``error_next(method, "channel_not_found")`` (HTTP 200 ``ok: false``),
 ``slow_next("chat.postMessage", 11)`` (the post is applied at once, the answer comes after the
@@ -40,6 +45,7 @@ from urllib.parse import urlencode
 
 from slack_sdk.signature import SignatureVerifier
 
+from tests.contracts import slack as slack_contract
 from tests.fakes.http import FakeServer, Recorded, Reply, bearer_token
 
 JSON_FIELDS = ("blocks", "attachments", "view", "metadata")
@@ -96,6 +102,8 @@ class SlackFake(FakeServer):
         self._users: dict[str, dict[str, Any]] = {}
         self._counter = 0
         self._last_micros = 0
+        self._minted: set[str] = set()
+        self._violations: list[str] = []
 
     # -- accessors ---------------------------------------------------------------------------
 
@@ -232,8 +240,28 @@ class SlackFake(FakeServer):
         if handler is None:
             return Reply(404, {"ok": False, "error": "unknown_method"})
         args = _decode_args(req.data)
+        refused = slack_contract.check(method, args, minted=self._minted)
+        if refused is not None:  # Slack's arguments contract (tests/contracts/slack.py)
+            self._violations.append(
+                f"{method}: {refused['error']} {refused.get('response_metadata', '')}"
+            )
+            return Reply(200, refused)
         result = handler(args)
         return Reply(200, result)
+
+    def trigger_id(self, issued_at: float | None = None) -> str:
+        """A ``trigger_id`` as Slack gives with an interaction: ``views.open`` refuses it
+        (``expired_trigger_id``) once 3 s have passed since ``issued_at`` (default: now)."""
+        trigger = slack_contract.mint_trigger_id(issued_at)
+        with self.lock:
+            self._minted.add(trigger)
+        return trigger
+
+    @property
+    def contract_violations(self) -> list[str]:
+        """Calls Slack would refuse for their arguments (answered ``ok: false``)."""
+        with self.lock:
+            return list(self._violations)
 
     def _next_ts(self) -> str:
         """Like Slack: the posting time, ``seconds.micros``, unique and increasing per fake."""
