@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     def audit_append_core(eng: sa.Engine) -> Callable[[], None]:
         def call() -> None:
             with eng.begin() as conn:
-                audit._insert(conn, "lever", "bench", None, None, {"runId": "x"})
+                audit.append_on(conn, "lever", actor="bench", detail={"runId": "x"})
 
         return call
 

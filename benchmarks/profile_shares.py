@@ -2,7 +2,7 @@
 
 ``python -m benchmarks.profile_shares DIR LABEL CPU_MS`` reads the collapsed stacks
 ``DIR/LABEL-*.txt`` (py-spy ``--format raw``: ``frame;frame;... count`` per line, idle threads not
-sampled) and prints, for each named part of the work, the share of the samples whose stack holds
+sampled; threads blocked waiting are dropped, see ``WAITS``) and prints, for each named part of the work, the share of the samples whose stack holds
 it and that share of ``CPU_MS`` (the bench's measured worker CPU per request). Parts may overlap
 (a part inside another is counted in both); "rest" is what no part matched.
 """
@@ -11,6 +11,20 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+
+# A thread blocked in one of these (the leaf frame) is waiting, not working: py-spy samples such
+# threads unless ``--gil`` or its idle detection drops them, so they are left out here.
+WAITS = (
+    "concurrent/futures/thread.py:81)",
+    "EpollSelector.select",
+    "SocketIO.readinto",
+    "SyncStream.read",
+    "is_socket_readable",
+    "ThreadLock.__enter__",
+    "Condition.wait",
+    "Event.wait",
+    "_wait_for_tstate_lock",
+)
 
 # (part, substrings of a frame "function (file:line)"; any one matches)
 PARTS: list[tuple[str, tuple[str, ...]]] = [
@@ -47,7 +61,8 @@ def main(argv: list[str]) -> int:
     for path in sorted(directory.glob(f"{label}-*.txt")):
         for line in path.read_text(errors="replace").splitlines():
             stack, _, count = line.rpartition(" ")
-            if stack and count.isdigit():
+            leaf = stack.rsplit(";", 1)[-1]
+            if stack and count.isdigit() and not any(w in leaf for w in WAITS):
                 stacks.append((stack, int(count)))
     total = sum(c for _, c in stacks)
     if not total:

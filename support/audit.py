@@ -17,14 +17,16 @@ from support.db.models import AuditLog
 _INSERT = insert(AuditLog.__table__)  # type: ignore[arg-type]
 
 
-def _insert(
+def append_on(
     conn: Connection,
     event: str,
+    *,
     actor: str,
-    action_id: str | None,
-    conversation_id: str | None,
-    detail: dict[str, Any] | None,
+    action_id: str | None = None,
+    conversation_id: str | None = None,
+    detail: dict[str, Any] | None = None,
 ) -> int:
+    """Insert a row on a plain Core connection, in its transaction; returns its id."""
     result = conn.execute(
         _INSERT,
         {
@@ -53,7 +55,14 @@ def append_in(
     returns its id. It runs on the session's connection at once: ORM objects the caller added
     are flushed when the caller flushes or commits (the audit table has no foreign keys, so the
     order does not matter)."""
-    return _insert(session.connection(), event, actor, action_id, conversation_id, detail)
+    return append_on(
+        session.connection(),
+        event,
+        actor=actor,
+        action_id=action_id,
+        conversation_id=conversation_id,
+        detail=detail,
+    )
 
 
 def append(
@@ -67,4 +76,11 @@ def append(
     """Append one row in its own transaction (a plain connection, no ORM session); returns its
     id."""
     with db.engine().begin() as conn:
-        return _insert(conn, event, actor, action_id, conversation_id, detail)
+        return append_on(
+            conn,
+            event,
+            actor=actor,
+            action_id=action_id,
+            conversation_id=conversation_id,
+            detail=detail,
+        )
