@@ -23,7 +23,7 @@ import datetime as dt
 import re
 from typing import Any, Literal, cast
 
-from sqlalchemy import CursorResult, Executable, bindparam, or_, select, update
+from sqlalchemy import CursorResult, Executable, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from support import audit, db
@@ -88,6 +88,7 @@ class Outcome:
     won: bool
     record: ApprovalRecord | None
     late: bool = False  # still pending in the table, but past its expiry time
+    other_message: bool = False  # the click came from a message that is not this request's
 
     @property
     def found(self) -> bool:
@@ -298,9 +299,14 @@ def decide(
     reason: str | None = None,
     edits: dict[str, Any] | None = None,
     *,
+    message: tuple[str, str] | None = None,
     now: dt.datetime | None = None,
 ) -> Outcome:
     """Record ``decision`` by ``user_id`` if, and only if, the request is still pending.
+
+    ``message``: the (channel, ts) of the Slack message the click came from. Given, the request
+    must have been posted as that message (or not be recorded as posted yet: a click can beat
+    the ``post-to-slack`` step); otherwise nothing changes and ``Outcome.other_message`` is set.
 
     One conditional UPDATE decides; the winner's transaction also sets ``actions.status`` and
     appends the audit rows. ``edits`` (from ``validate_edits``) are stored on the request; the
@@ -313,16 +319,27 @@ def decide(
     if decision == "rejected" and not (reason and reason.strip()):
         raise ValueError("a rejection needs a reason")
     moment = now or utcnow()
+    conditions = [
+        ApprovalRequest.id == action_id,
+        ApprovalRequest.status == "pending",
+        or_(ApprovalRequest.expires_at.is_(None), ApprovalRequest.expires_at > moment),
+    ]
+    if message is not None:
+        conditions.append(
+            or_(
+                ApprovalRequest.slack_ts.is_(None),
+                and_(
+                    ApprovalRequest.slack_channel == message[0],
+                    ApprovalRequest.slack_ts == message[1],
+                ),
+            )
+        )
     with db.session() as s:
         won = (
             _changed(
                 s,
                 update(ApprovalRequest)
-                .where(
-                    ApprovalRequest.id == action_id,
-                    ApprovalRequest.status == "pending",
-                    or_(ApprovalRequest.expires_at.is_(None), ApprovalRequest.expires_at > moment),
-                )
+                .where(*conditions)
                 .values(
                     status=decision,
                     decided_by=user_id,
@@ -377,7 +394,14 @@ def decide(
         and record.expires_at is not None
         and record.expires_at <= moment
     )
-    return Outcome(won=won, record=record, late=late)
+    other_message = (
+        not won
+        and message is not None
+        and record is not None
+        and record.slack_ts is not None
+        and (record.slack_channel, record.slack_ts) != message
+    )
+    return Outcome(won=won, record=record, late=late, other_message=other_message)
 
 
 def expire(action_id: str, *, now: dt.datetime | None = None) -> Outcome:
