@@ -39,11 +39,11 @@ from slack_sdk.models.views import View
 from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 
 from slack import blocks
+from slack.messages import update_message, view_of
 from support import approvals, inngest_client
 from support.config import Config
 from support.db.models import utcnow
 from support.events import ActionApproved, ActionRejected, ApprovalDecided
-from support.workflows.request_approval import update_message, view_of
 
 log = logging.getLogger(__name__)
 

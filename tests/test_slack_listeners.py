@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -40,6 +43,7 @@ from tests.private_mariadb import PrivateMariaDB, private_mariadb
 __all__ = ["private_mariadb"]  # a fixture
 
 CLICKERS = 50
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -533,3 +537,34 @@ def test_home_click_on_an_action_the_view_does_not_list_is_refused(stack: Stack)
     [note] = eventually(lambda: stack.slack.posted[2:], what="refusal by DM")
     assert note["text"] == NOT_THIS_MESSAGE and note["channel"] == APPROVERS[0]
     assert approval_row(unlisted)["status"] == "pending"
+
+
+# -- the house (issue 9) ------------------------------------------------------------------------
+
+
+def test_importing_the_listeners_loads_no_workflow_and_no_agent() -> None:
+    """The listeners need the Slack message helpers (slack/messages.py), not the workflows: once,
+    slack/listeners.py imported request_approval, which imported slack/bolt_app.py (a cycle)."""
+    code = (
+        "import sys, slack.listeners, slack.bolt_app\n"
+        "print(sorted(m for m in sys.modules\n"
+        "             if m.startswith(('support.workflows', 'support.agent', 'anthropic'))))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_each_flask_app_has_its_own_bolt_app(clean_db: str) -> None:
+    from app import create_app
+    from slack.bolt_app import EXTENSION, handler
+    from tests.conftest import base_settings
+
+    settings = base_settings(clean_db)
+    first, second = create_app(settings), create_app(settings)
+    config = first.extensions["support.config"]
+    one = handler(first, config)
+    assert handler(first, config) is one
+    assert first.extensions[EXTENSION] is one
+    assert handler(second, second.extensions["support.config"]) is not one
