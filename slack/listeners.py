@@ -27,6 +27,7 @@ decision stays in the database and ``reconcile-decisions`` announces it again.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -38,15 +39,16 @@ from slack_sdk.models.views import View
 from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 
 from slack import blocks
+from slack.messages import update_message, view_of
 from support import approvals, inngest_client
 from support.config import Config
 from support.db.models import utcnow
 from support.events import ActionApproved, ActionRejected, ApprovalDecided
-from support.workflows.request_approval import update_message, view_of
 
 log = logging.getLogger(__name__)
 
 NOT_APPROVER = "You are not an approver for this action."
+NOT_THIS_MESSAGE = "This button does not belong to that request; nothing was changed."
 MAX_REASON = blocks.INPUT_LIMIT
 AFTER = "approval_after"
 """The ``context`` key where an ``ack`` listener leaves its ``After`` for the lazy listener."""
@@ -78,12 +80,14 @@ def register(app: App, config: Config) -> None:
     def approve(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         """Decide before the acknowledgement; on failure the clicker is told (buttons live)."""
         click = Click.from_action(body)
-        if not allowed(config, click.user_id, click.team_id):
+        if not allowed(config, click.user_id, click.team_id) or click.unbound:
             ack()
             context[AFTER] = refused(click)
             return
         try:
-            outcome = approvals.decide(click.action_id, "approved", click.user_id)
+            outcome = approvals.decide(
+                click.action_id, "approved", click.user_id, message=click.message
+            )
         except Exception as exc:
             log.exception("approval.not_recorded action_id=%s", click.action_id)
             if not tell(client, click, None, not_recorded(exc)):
@@ -103,7 +107,7 @@ def register(app: App, config: Config) -> None:
         body: dict[str, Any], client: WebClient, build: Callable[[blocks.RequestView], View]
     ) -> None:
         click = Click.from_action(body)
-        if not allowed(config, click.user_id, click.team_id):
+        if not allowed(config, click.user_id, click.team_id) or click.unbound:
             follow_up(client, click, refused(click))
             return
         try:
@@ -114,8 +118,14 @@ def register(app: App, config: Config) -> None:
                 client, click, None, f"Could not open the form ({failure_reason(exc)}); try again."
             )
             return
-        if record is not None:
-            client.views_open(trigger_id=body["trigger_id"], view=build(view_of(record)))
+        if record is None:
+            return
+        if click.message and record.slack_ts and click.message != posted_at(record):
+            follow_up(client, click, refused(click, NOT_THIS_MESSAGE))
+            return
+        view = build(view_of(record))
+        view.private_metadata = modal_metadata(record.action_id, click.message)
+        client.views_open(trigger_id=body["trigger_id"], view=view)
 
     def open_reject(body: dict[str, Any], client: WebClient) -> None:
         open_modal(body, client, blocks.reject_modal)
@@ -136,7 +146,9 @@ def register(app: App, config: Config) -> None:
             context[AFTER] = refused(click)
             return
         try:
-            outcome = approvals.decide(click.action_id, "rejected", click.user_id, reason)
+            outcome = approvals.decide(
+                click.action_id, "rejected", click.user_id, reason, message=click.message
+            )
         except Exception as exc:
             log.exception("approval.not_recorded action_id=%s", click.action_id)
             ack(response_action="errors", errors={blocks.REASON_BLOCK: modal_error(exc)})
@@ -186,7 +198,13 @@ def register(app: App, config: Config) -> None:
 
 
 class Click:
-    """Who acted, on which action (a hint), from where."""
+    """Who acted, on which action (a hint), from where.
+
+    ``message``: the (channel, ts) of the request message the click came from (or, for a modal,
+    the one it was opened from, carried in the ``private_metadata`` we set); the decision only
+    counts if the action's row names that message (``approvals.decide(message=...)``).
+    ``unbound``: why the click cannot be tied to its action (refused, nothing changes).
+    """
 
     def __init__(
         self,
@@ -196,34 +214,89 @@ class Click:
         action_id: str,
         channel: str | None,
         from_home: bool,
+        message_ts: str | None = None,
+        unbound: str | None = None,
     ) -> None:
         self.user_id = user_id
         self.team_id = team_id
         self.action_id = action_id
         self.channel = channel
         self.from_home = from_home
+        self.message_ts = message_ts
+        self.unbound = unbound
+
+    @property
+    def message(self) -> tuple[str, str] | None:
+        if self.from_home or not (self.channel and self.message_ts):
+            return None
+        return self.channel, self.message_ts
 
     @classmethod
     def from_action(cls, body: dict[str, Any]) -> Click:
         action = body["actions"][0]
         container = body.get("container") or {}
+        action_id = str(action.get("value") or "")
+        from_home = container.get("type") == "view"
+        channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
+        message_ts = container.get("message_ts") or (body.get("message") or {}).get("ts")
+        unbound = None
+        if from_home:
+            # App Home: the view is ours (Slack sends us clicks on our views only); the action
+            # must be one it lists.
+            if action_id not in listed_actions(body.get("view") or {}):
+                unbound = "the action is not listed in this view"
+        elif not (channel and message_ts):
+            unbound = "the click names no message"
         return cls(
             user_id=str(body["user"]["id"]),
             team_id=_team(body),
-            action_id=str(action.get("value") or ""),
-            channel=(body.get("channel") or {}).get("id") or container.get("channel_id"),
-            from_home=container.get("type") == "view",
+            action_id=action_id,
+            channel=str(channel) if channel else None,
+            from_home=from_home,
+            message_ts=str(message_ts) if message_ts else None,
+            unbound=unbound,
         )
 
     @classmethod
     def from_view(cls, body: dict[str, Any]) -> Click:
+        bound = parse_modal_metadata(str(body["view"].get("private_metadata") or ""))
         return cls(
             user_id=str(body["user"]["id"]),
             team_id=_team(body),
-            action_id=str(body["view"].get("private_metadata") or ""),
-            channel=None,
+            action_id=bound.get("action_id", ""),
+            channel=bound.get("channel"),
             from_home=False,
+            message_ts=bound.get("ts"),
         )
+
+
+def listed_actions(view: dict[str, Any]) -> set[str]:
+    """Action ids of the Approve / Reject / Edit buttons in a view (App Home)."""
+    found: set[str] = set()
+    for block in view.get("blocks") or []:
+        if isinstance(block, dict) and block.get("type") == "actions":
+            for element in block.get("elements") or []:
+                if isinstance(element, dict) and element.get("value"):
+                    found.add(str(element["value"]))
+    return found
+
+
+def modal_metadata(action_id: str, message: tuple[str, str] | None) -> str:
+    """The ``private_metadata`` of a Reject / Edit modal: the action and the message it is for."""
+    if message is None:
+        return json.dumps({"action_id": action_id})
+    return json.dumps({"action_id": action_id, "channel": message[0], "ts": message[1]})
+
+
+def parse_modal_metadata(raw: str) -> dict[str, str]:
+    """``modal_metadata`` read back; a bare action id is what modals carried before."""
+    try:
+        data = json.loads(raw) if raw.startswith("{") else {"action_id": raw}
+    except ValueError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: str(v) for k, v in data.items() if k in ("action_id", "channel", "ts") and v}
 
 
 def _team(body: dict[str, Any]) -> str | None:
@@ -238,15 +311,24 @@ def allowed(config: Config, user_id: str, team_id: str | None) -> bool:
     return not config.slack_approver_ids or user_id in config.slack_approver_ids
 
 
-def refused(click: Click) -> After:
-    """A user who may not decide: logged here, told after the acknowledgement."""
+def refused(click: Click, note: str | None = None) -> After:
+    """A click that may not decide (not an approver, or not tied to its action): logged here,
+    the clicker told after the acknowledgement."""
+    note = note or (NOT_THIS_MESSAGE if click.unbound else NOT_APPROVER)
     log.warning(
-        "approval.refused user=%s team=%s action_id=%s",
+        "approval.refused user=%s team=%s action_id=%s why=%s",
         click.user_id,
         click.team_id,
         click.action_id,
+        click.unbound or note,
     )
-    return After(note=NOT_APPROVER)
+    return After(note=note)
+
+
+def posted_at(record: approvals.ApprovalRecord) -> tuple[str, str] | None:
+    if record.slack_channel and record.slack_ts:
+        return record.slack_channel, record.slack_ts
+    return None
 
 
 def tell(
@@ -329,6 +411,12 @@ def after_decision(outcome: approvals.Outcome) -> After:
     """The winner announces and redraws; a loser is told the state that stands."""
     if outcome.won:
         return After(decided=outcome.record)
+    if outcome.other_message:
+        log.warning(
+            "approval.refused action_id=%s why=the click came from another message",
+            outcome.record.action_id if outcome.record else None,
+        )
+        return After(note=NOT_THIS_MESSAGE)
     return After(note=state_text(outcome.status, outcome.record), record=outcome.record)
 
 

@@ -9,9 +9,13 @@ so tests wait for those visible effects. The outage tests stop a private MariaDB
 from __future__ import annotations
 
 import concurrent.futures
+import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,12 +31,19 @@ from tests.approval_helpers import (
     eventually,
 )
 from tests.conftest import APPROVERS, SLACK_SECRET, TEAM_ID
-from tests.fakes.slack import app_home_opened_event, block_actions_payload, signed_event
+from tests.fakes.slack import (
+    app_home_opened_event,
+    block_actions_payload,
+    signed_event,
+    text_input_state,
+    view_submission_payload,
+)
 from tests.private_mariadb import PrivateMariaDB, private_mariadb
 
 __all__ = ["private_mariadb"]  # a fixture
 
 CLICKERS = 50
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -252,6 +263,8 @@ def test_app_home_lists_pending_requests_and_its_buttons_work(stack: Stack) -> N
     payload["container"] = {"type": "view", "view_id": "V0HOME"}
     payload.pop("channel")
     payload.pop("message")
+    # as Slack sends it: the view the button is in (the Home tab we published)
+    payload["view"] = {"id": "V0HOME", "type": "home", "blocks": published["view"]["blocks"]}
     body, headers = signed_interaction(SLACK_SECRET, payload)
     assert (
         httpx.post(stack.server.url + "/slack/events", content=body, headers=headers).status_code
@@ -436,3 +449,120 @@ def test_edit_amount_that_is_not_ascii_digits_is_a_modal_error(stack: Stack, amo
     assert "digits 0-9" in response.json()["errors"]["amount"]
     assert approval_row(action_id)["status"] == "pending"
     assert approval_row(action_id)["edits"] is None
+
+
+# -- a button belongs to its message (issue 10, item 8) ------------------------------------------
+
+NOT_THIS_MESSAGE = "This button does not belong to that request; nothing was changed."
+
+
+def test_button_whose_value_names_another_messages_action_is_refused(stack: Stack) -> None:
+    """A click on request A's message whose value names request B: once it decided B."""
+    mine, other = stack.new_request(), stack.new_request()
+    channel, ts = stack.request_approval(mine)
+    stack.request_approval(other)
+    for button in ("approve_action", "reject_action", "edit_action"):
+        payload = block_actions_payload(
+            button,
+            other,  # the value names the other request
+            user_id=APPROVERS[0],
+            team_id=TEAM_ID,
+            channel_id=channel,
+            message_ts=ts,
+            message=stack.slack.message(channel, ts),
+        )
+        assert stack.post(payload).status_code == 200
+    told = eventually(
+        lambda: len(stack.slack.ephemerals) == 3 and stack.slack.ephemerals, what="refusals"
+    )
+    assert {e["text"] for e in told} == {NOT_THIS_MESSAGE}
+    for action_id in (mine, other):
+        assert approval_row(action_id)["status"] == "pending"
+        assert stack.decided_events(action_id) == []
+        assert button_ids(stack.message(action_id)) >= {"approve_action", "reject_action"}
+    assert stack.slack.views_opened == []
+    assert [a["event"] for a in audit_rows(other)] == ["approval.posted"]
+
+
+def test_modal_bound_to_one_message_cannot_decide_another_action(stack: Stack) -> None:
+    mine, other = stack.new_request(), stack.new_request()
+    stack.request_approval(mine)
+    stack.request_approval(other)
+    stack.click(mine, "reject_action")
+    [opened] = eventually(lambda: stack.slack.views_opened, what="reason modal")
+    metadata = json.loads(opened["view"]["private_metadata"])
+    row = approval_row(mine)
+    assert metadata == {"action_id": mine, "channel": row["slack_channel"], "ts": row["slack_ts"]}
+
+    forged = json.dumps({**metadata, "action_id": other})
+    payload = view_submission_payload(
+        "reject_reason",
+        forged,
+        text_input_state("reason", "reason_input", "Not eligible"),
+        user_id=APPROVERS[0],
+        team_id=TEAM_ID,
+    )
+    assert stack.post(payload).status_code == 200
+    [note] = eventually(lambda: stack.slack.ephemerals, what="refusal")
+    assert note["text"] == NOT_THIS_MESSAGE
+    assert approval_row(other)["status"] == "pending"
+
+    # the modal's own metadata decides its own request
+    payload["view"]["private_metadata"] = opened["view"]["private_metadata"]
+    assert stack.post(payload).status_code == 200
+    assert approval_row(mine)["status"] == "rejected"
+
+
+def test_home_click_on_an_action_the_view_does_not_list_is_refused(stack: Stack) -> None:
+    listed, unlisted = stack.new_request(), stack.new_request()
+    stack.request_approval(listed)
+    stack.request_approval(unlisted)
+    payload = block_actions_payload(
+        "approve_action", unlisted, user_id=APPROVERS[0], team_id=TEAM_ID
+    )
+    payload["container"] = {"type": "view", "view_id": "V0HOME"}
+    payload.pop("channel")
+    payload.pop("message")
+    home_blocks = [
+        {
+            "type": "actions",
+            "block_id": f"approval_actions:{listed}",
+            "elements": [{"type": "button", "action_id": "approve_action", "value": listed}],
+        }
+    ]
+    payload["view"] = {"id": "V0HOME", "type": "home", "blocks": home_blocks}
+    assert stack.post(payload).status_code == 200
+    [note] = eventually(lambda: stack.slack.posted[2:], what="refusal by DM")
+    assert note["text"] == NOT_THIS_MESSAGE and note["channel"] == APPROVERS[0]
+    assert approval_row(unlisted)["status"] == "pending"
+
+
+# -- the house (issue 9) ------------------------------------------------------------------------
+
+
+def test_importing_the_listeners_loads_no_workflow_and_no_agent() -> None:
+    """The listeners need the Slack message helpers (slack/messages.py), not the workflows: once,
+    slack/listeners.py imported request_approval, which imported slack/bolt_app.py (a cycle)."""
+    code = (
+        "import sys, slack.listeners, slack.bolt_app\n"
+        "print(sorted(m for m in sys.modules\n"
+        "             if m.startswith(('support.workflows', 'support.agent', 'anthropic'))))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_each_flask_app_has_its_own_bolt_app(clean_db: str) -> None:
+    from app import create_app
+    from slack.bolt_app import EXTENSION, handler
+    from tests.conftest import base_settings
+
+    settings = base_settings(clean_db)
+    first, second = create_app(settings), create_app(settings)
+    config = first.extensions["support.config"]
+    one = handler(first, config)
+    assert handler(first, config) is one
+    assert first.extensions[EXTENSION] is one
+    assert handler(second, second.extensions["support.config"]) is not one

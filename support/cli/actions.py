@@ -170,7 +170,7 @@ def expire_visibly(action_id: str, *, reason: str) -> str:
     """Expire a pending approval, record why, and redraw its Slack message. One line back."""
     from slack_sdk.errors import SlackClientError
 
-    from support.workflows.request_approval import slack_client, update_message
+    from slack.messages import slack_client, update_message
 
     outcome = approvals.expire(action_id)
     record = outcome.record

@@ -39,6 +39,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from slack import blocks
+from slack.messages import slack_client, update_message, view_of
 from support import approvals, audit
 from support import config as config_module
 from support.events import (
@@ -54,30 +55,6 @@ log = logging.getLogger(__name__)
 FN_ID = "request-approval"
 EXECUTE_ACTION_FN_ID = "execute-action"
 REVISE_DRAFT_FN_ID = "revise-draft"
-
-
-def slack_client() -> WebClient:
-    from slack.bolt_app import web_client
-
-    return web_client(config_module.current())
-
-
-def view_of(record: approvals.ApprovalRecord) -> blocks.RequestView:
-    return blocks.RequestView.from_dict(record.as_dict())
-
-
-def update_message(client: WebClient, record: approvals.ApprovalRecord) -> bool:
-    """Redraw the request's channel message from the row (buttons only while pending)."""
-    if not (record.slack_channel and record.slack_ts):
-        return False
-    view = view_of(record)
-    client.chat_update(
-        channel=record.slack_channel,
-        ts=record.slack_ts,
-        text=blocks.fallback_text(view),
-        blocks=blocks.as_dicts(blocks.request_blocks(view)),
-    )
-    return True
 
 
 def retry_after_seconds(headers: Any) -> int:
