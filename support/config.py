@@ -179,6 +179,13 @@ SETTINGS: tuple[Setting, ...] = (
         group="slack",
     ),
     Setting(
+        "SLACK_ALERT_CHANNEL",
+        "slack_alert_channel",
+        "Channel id for failure alerts (a run that exhausted its retries). Empty = "
+        "SLACK_APPROVAL_CHANNEL.",
+        group="slack",
+    ),
+    Setting(
         "SLACK_APPROVER_IDS",
         "slack_approver_ids",
         "Comma-separated Slack user ids allowed to decide. Empty = anyone in the channel "
@@ -369,6 +376,7 @@ class Config:
     slack_signing_secret: str | None = None
     slack_api_base_url: str = "https://slack.com/api/"
     slack_approval_channel: str | None = None
+    slack_alert_channel: str | None = None
     slack_approver_ids: tuple[str, ...] = ()
     slack_team_id: str | None = None
     approval_timeout_hours: float = 24.0

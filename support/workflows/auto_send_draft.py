@@ -21,6 +21,7 @@ from support.db.models import Draft, utcnow
 from support.events import AutoSendRequested, InboundReceived, OutboundSent
 from support.front import FrontClient, FrontError
 from support.inngest_client import definitions
+from support.workflows.failures import on_failure
 
 DELAY = dt.timedelta(minutes=5)
 SAME_CONVERSATION = "event.data.conversationId == async.data.conversationId"
@@ -71,6 +72,7 @@ def send_draft(draft_key: str) -> dict[str, Any]:
         inngest.Cancel(event=OutboundSent.NAME, if_exp=SAME_CONVERSATION),
     ],
     retries=2,
+    on_failure=on_failure,
 )
 def auto_send_draft(ctx: inngest.ContextSync) -> dict[str, Any]:
     request = AutoSendRequested.parse(ctx.event.data)
