@@ -40,7 +40,9 @@ def test_hung_event_api_neither_holds_front_nor_starves_slack(world: World) -> N
                 )
                 for body, headers in deliveries
             ]
+            deadline = time.monotonic() + 15
             while world.inngest.hung_requests == 0:
+                assert time.monotonic() < deadline, "no request reached the hung event API"
                 time.sleep(0.01)
             slack_answers = []
             for _ in range(3):
