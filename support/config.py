@@ -246,6 +246,16 @@ SETTINGS: tuple[Setting, ...] = (
         "(or give every app its own with `flask --app app apps add --slack-channel`)",
     ),
     Setting(
+        "SLACK_ALERT_CHANNEL",
+        "slack_alert_channel",
+        "Channel id for failure alerts (a run that exhausted its retries). Empty = "
+        "SLACK_APPROVAL_CHANNEL.",
+        group="slack",
+        fix="in Slack, open the alert channel → its name → About: Channel ID (C...) "
+        "→ SLACK_ALERT_CHANNEL, then /invite the bot there (or leave it empty to alert in "
+        "SLACK_APPROVAL_CHANNEL)",
+    ),
+    Setting(
         "SLACK_APPROVER_IDS",
         "slack_approver_ids",
         "Comma-separated Slack user ids allowed to decide. Empty = anyone in the channel "
@@ -509,6 +519,7 @@ class Config:
     slack_signing_secret: str | None
     slack_api_base_url: str
     slack_approval_channel: str | None
+    slack_alert_channel: str | None
     slack_approver_ids: tuple[str, ...]
     slack_team_id: str | None
     approval_timeout_hours: float

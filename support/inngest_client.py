@@ -137,7 +137,9 @@ def send_bounded(events: inngest.Event | list[inngest.Event]) -> list[str]:
     if size > MAX_EVENT_BYTES:
         raise EventRejected(f"events are {size} bytes, over Inngest's {MAX_EVENT_BYTES}")
     request.extensions["timeout"] = BOUNDED_SEND_TIMEOUT.as_dict()
-    http = _http or httpx.Client(timeout=BOUNDED_SEND_TIMEOUT)
+    http = _http
+    if http is None:
+        raise RuntimeError("support.inngest_client.configure(config) has not been called")
     if time.monotonic() < _hold_off_until:
         raise EventNotSent("Inngest event API timed out moments ago; not waiting on it again yet")
     slots = _slots

@@ -55,6 +55,24 @@ def door(clean_db: str, inngest: Any, fakes: Fakes) -> Iterator[tuple[LiveServer
     yield from _serve_door(settings, inngest)
 
 
+@pytest.fixture(autouse=True)
+def no_hold_off() -> Iterator[None]:
+    """A timed-out send holds further sends off for a few seconds, process-wide: never let one
+    test's hung Inngest leak into the next."""
+    from support import inngest_client
+
+    inngest_client._hold_off_until = 0.0
+    yield
+    inngest_client._hold_off_until = 0.0
+
+
+def wait_for_hung_request(inngest: Any) -> None:
+    deadline = time.monotonic() + 15
+    while inngest.hung_requests == 0:
+        assert time.monotonic() < deadline, "no request reached the hung event API"
+        time.sleep(0.01)
+
+
 def _signed_raw(raw: bytes) -> tuple[bytes, dict[str, str]]:
     ts = str(int(time.time() * 1000))
     return raw, {
@@ -242,7 +260,7 @@ FRONT_GIVES_UP = 5.0  # seconds Front waits for a webhook's answer (its contract
 
 
 def test_hung_event_api_answers_503_within_fronts_5s_then_fails_fast(
-    door: tuple[LiveServer, Any], monkeypatch: pytest.MonkeyPatch
+    door: tuple[LiveServer, Any],
 ) -> None:
     """With the event API hanging, the SDK's send took ~28 s (5 tries x 5 s). Now one attempt is
     bounded, and while Inngest hangs the next deliveries do not even wait on it."""
@@ -264,7 +282,7 @@ def test_hung_event_api_answers_503_within_fronts_5s_then_fails_fast(
         assert inngest.hung_requests == 1, "held off: the second delivery did not wait on Inngest"
     finally:
         inngest.release_event_api()
-    monkeypatch.setattr(inngest_client, "_hold_off_until", 0.0)
+    inngest_client._hold_off_until = 0.0  # as if the hold-off had passed
     # Front delivers again: accepted. The hung request was processed when released, so Inngest
     # saw the same event id twice and started one run (nothing lost, nothing doubled).
     assert post(server, body, headers).status_code == 200
@@ -300,8 +318,7 @@ def test_send_slots_leave_threads_for_slack(
                 )
                 for body, headers in deliveries
             ]
-            while inngest.hung_requests == 0:
-                time.sleep(0.01)
+            wait_for_hung_request(inngest)
             body, headers = signed_event(SLACK_SECRET, url_verification_body("chal"))
             slack = httpx.post(
                 server.url + "/slack/events", content=body, headers=headers, timeout=3

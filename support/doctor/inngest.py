@@ -166,8 +166,12 @@ def _dev_server_check(config: Config, timeout: float) -> Check:
             "run `flask --app app inngest sync` (or start the dev server with "
             f"-u {serve_url} so it finds them)",
         )
+    handlers = [f for f in ours if str(f.get("id") or f.get("slug") or "").endswith("-failure")]
     return Check(
-        "ok", "inngest", f"dev server answers at {origin}; {len(ours)} of our functions registered"
+        "ok",
+        "inngest",
+        f"dev server answers at {origin}; {len(ours) - len(handlers)} of our functions registered"
+        f" (+{len(handlers)} failure handlers)",
     )
 
 

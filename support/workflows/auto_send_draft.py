@@ -39,6 +39,7 @@ from support.front import (
     FrontUnavailable,
 )
 from support.inngest_client import definitions
+from support.workflows.failures import on_failure
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +134,7 @@ def delete_sent_draft(front_draft_id: str) -> dict[str, Any]:
         inngest.Cancel(event=OutboundSent.NAME, if_exp=SAME_CONVERSATION),
     ],
     retries=2,
+    on_failure=on_failure,
 )
 def auto_send_draft(ctx: inngest.ContextSync) -> dict[str, Any]:
     request = AutoSendRequested.parse(ctx.event.data)

@@ -31,6 +31,7 @@ from support.events import (
 from support.inngest_client import definitions
 from support.workflows import inbound_steps as steps
 from support.workflows.execute_action import execute_action
+from support.workflows.failures import on_failure
 
 CONVERSATION_KEY = "event.data.conversationId"
 MESSAGE_KEY = "event.data.messageId"
@@ -46,6 +47,7 @@ MESSAGE_KEY = "event.data.messageId"
     concurrency=[inngest.Concurrency(key=CONVERSATION_KEY, limit=1)],
     idempotency=MESSAGE_KEY,
     retries=4,
+    on_failure=on_failure,
 )
 def handle_inbound_message(ctx: inngest.ContextSync) -> dict[str, Any]:
     event = InboundReceived.parse(ctx.event.data)

@@ -49,6 +49,7 @@ from support.events import (
     ApprovalRequested,
 )
 from support.inngest_client import definitions
+from support.workflows.failures import on_failure
 
 log = logging.getLogger(__name__)
 
@@ -264,6 +265,7 @@ def wait_plan(
     trigger=inngest.TriggerEvent(event=ApprovalRequested.NAME),
     idempotency=f"event.data.{ACTION_ID_FIELD}",
     retries=5,
+    on_failure=on_failure,
 )
 def request_approval(ctx: inngest.ContextSync) -> dict[str, Any]:
     request = ApprovalRequested.parse(ctx.event.data)

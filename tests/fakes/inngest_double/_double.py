@@ -192,9 +192,13 @@ class InngestDouble:
         self.engine.release_events.clear()
         self.engine.hang_events.set()
 
-    def release_event_api(self) -> None:
+    def release_event_api(self, *, process_held: bool = True) -> None:
+        """The Event API answers again. Requests held meanwhile are processed (as if Inngest took
+        them but the answer came too late), or with ``process_held=False`` dropped unanswered
+        when their hang time ends (as if they never arrived)."""
         self.engine.hang_events.clear()
-        self.engine.release_events.set()
+        if process_held:
+            self.engine.release_events.set()
 
     @property
     def hung_requests(self) -> int:
