@@ -232,8 +232,8 @@ class DatabaseCollector(Collector):
 
 
 class _ProcessRegistry(Collector):
-    """This process's metrics (single-process mode), without the default process/GC collectors'
-    duplicates: the default registry as it is."""
+    """Single-process mode: everything in prometheus_client's default registry (the metrics above
+    and its process/platform/GC collectors)."""
 
     def collect(self) -> Iterable[Metric]:
         return prometheus_client.REGISTRY.collect()
