@@ -83,40 +83,6 @@ def integration_for(app: App) -> IntegrationClient:
     )
 
 
-def sender_address(raw_message: Any) -> str | None:
-    """Who sent the message: its ``from`` recipient as Front reports it (never ``reply-to``).
-
-    ``Message.customer_email`` is where the answer goes (``reply-to`` first); the customer's
-    *identity*, whose account the agent may read, is the sender.
-    """
-    if not isinstance(raw_message, dict):
-        return None
-    for r in raw_message.get("recipients") or []:
-        if isinstance(r, dict) and r.get("role") == "from" and isinstance(r.get("handle"), str):
-            handle = r["handle"].strip()
-            return handle or None
-    return None
-
-
-def read_inbound(front: FrontClient, message_id: str) -> tuple[Message, str | None]:
-    """The message and its sender, from one ``GET /messages/{id}``."""
-    # Message.parse keeps the reply address only; the raw body still has the `from` recipient.
-    raw = front._request("GET", f"/messages/{message_id}")
-    return Message.parse(raw), sender_address(raw)
-
-
-def read_recent(
-    front: FrontClient, conversation_id: str
-) -> tuple[list[Message], dict[str, str | None]]:
-    """The newest ``HISTORY_LIMIT`` messages (one page, newest first) and each one's sender."""
-    body = front._request("GET", f"/conversations/{conversation_id}/messages?limit={HISTORY_LIMIT}")
-    raw = body.get("_results") if isinstance(body, dict) else None
-    if not isinstance(raw, list):
-        raise FrontError("Front answered an unexpected shape: messages._results is not a list")
-    messages = [Message.parse(m) for m in raw]
-    return messages, {m.id: sender_address(r) for m, r in zip(messages, raw, strict=True)}
-
-
 def gather_context(event: InboundReceived) -> dict[str, Any]:
     """Message, recent history, sender, app user and purchases; degraded when a source failed.
 
@@ -137,15 +103,15 @@ def gather_context(event: InboundReceived) -> dict[str, Any]:
     try:
         with FrontClient.from_config(config) as front:
             try:
-                message, sender = read_inbound(front, event.message_id)
+                message = front.get_message(event.message_id)
             except FrontError as exc:
                 front_call_failed(exc)
                 degraded.append(f"front: {exc}")
-            recent, senders = read_recent(front, event.conversation_id)
+            recent = front.conversation_messages(event.conversation_id, limit=HISTORY_LIMIT)
         if message is None:  # the single read failed: the listing has Front's copy too
             message = next((m for m in recent if m.id == event.message_id), None)
-            sender = senders.get(event.message_id) if message is not None else None
         if message is not None:
+            sender = message.sender_email
             text = message.text or text
             subject = message.subject or subject
             email = message.customer_email or email
