@@ -34,6 +34,8 @@ def revise_with_agent(action_id: str, reason: str) -> dict[str, Any]:
     context: dict[str, Any] = {
         "conversationId": action["conversationId"],
         "customerEmail": action["customerEmail"],
+        # whose account the agent may read: the action's confirmed account owner (the sender)
+        "senderEmail": action["customerEmail"],
         "rejectedAction": {"type": action["type"], "parameters": action["parameters"]},
         "rejectionReason": reason,
         "previousReasoning": action["reasoning"],
