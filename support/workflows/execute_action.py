@@ -11,8 +11,10 @@ the child run ``process-refund`` itself fails visibly in Inngest when the refund
 
 Steps: ``claim-action`` (one conditional UPDATE: only an unexecuted action that needs no approval
 or is approved) -> ``process-refund`` (invoke) or ``run-action`` -> ``record-result`` /
-``record-failure`` -> ``create-draft`` (the reply the agent wrote with the action, approver's
-edit applied). A second run for the same action claims nothing and returns the recorded outcome.
+``record-failure`` -> ``create-draft`` (the reply the agent wrote with an approved action, the
+approver's edit applied; a safe action's reply is written by its caller, ``handle-inbound-message``,
+so the customer gets one draft). A second run for the same action claims nothing and returns the
+recorded outcome.
 """
 
 from __future__ import annotations
@@ -135,7 +137,7 @@ def execute_action(ctx: inngest.ContextSync) -> dict[str, Any]:
         return {ACTION_ID_FIELD: action_id, "status": "failed", "result": None, "error": error}
 
     ctx.step.run("record-result", actions.record_success, action_id, result)
-    if action.get("draftBody"):
+    if action.get("draftBody") and action["requiresApproval"]:
         try:
             ctx.step.run("create-draft", create_action_draft, action)
         except inngest.StepError as exc:  # the action is done; the reply can be written by hand

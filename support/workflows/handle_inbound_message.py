@@ -9,7 +9,8 @@ Steps: ``gather-context`` -> ``check-rules`` (stop with a recorded reason) -> ``
 ``agent-turn-2``, ... (one model call each, with the tools it asked for: a failure in turn k retries
 turn k only) -> ``agent-reasoning`` (the decision and the run's tokens) -> either ``create-action`` +
 ``support/approval.requested`` (needs approval), ``create-action`` + invoke ``execute-action`` (a
-safe action), and/or ``create-draft`` (+ maybe ``auto-send-draft``).
+safe action; its reply is drafted here once it succeeded), and/or ``create-draft`` (+ maybe
+``auto-send-draft``).
 """
 
 from __future__ import annotations
@@ -97,6 +98,8 @@ def handle_inbound_message(ctx: inngest.ContextSync) -> dict[str, Any]:
             "actionId": action[ACTION_ID_FIELD],
             "execution": result,
         }
+        if result.get("status") != "succeeded":
+            return out  # no reply that tells the customer the action was done
 
     if decision.get("draftBody"):
         draft = ctx.step.run("create-draft", steps.create_draft, context, decision)
