@@ -20,20 +20,15 @@ from collections.abc import Callable
 from typing import Any, ClassVar, Literal, TypeVar
 
 import inngest
-from pydantic import BaseModel, ConfigDict, ValidationError
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, ValidationError
+
+from support.events import EventData
 
 
 class StepOutput(BaseModel):
     """Base of every step output: snake_case in Python, camelCase on the wire, unknown keys kept."""
 
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        validate_by_name=True,
-        validate_by_alias=True,
-        extra="allow",
-        frozen=True,
-    )
+    model_config = EventData.model_config  # the same wire conventions as the events
     OMIT_NONE: ClassVar[bool] = False
     """True for outputs whose absent keys were absent (not ``null``) in the dicts they replace."""
 

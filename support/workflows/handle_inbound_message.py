@@ -84,30 +84,6 @@ def handle_inbound_message(ctx: inngest.ContextSync) -> dict[str, Any]:
     out: dict[str, Any] = {"outcome": "nothing", "degraded": context.degraded}
     proposed = decision.action
 
-    if proposed and proposed.requires_approval:
-        action = run_step(
-            ctx,
-            "create-action",
-            steps.create_action,
-            ctx.run_id,
-            context,
-            decision,
-            out=ActionRecord,
-        )
-        request = ApprovalRequested(
-            action_id=action.action_id,
-            conversation_id=event.conversation_id,
-            app_id=event.app_id,
-            action=ProposedAction(type=action.type, parameters=action.parameters),
-            agent_reasoning=decision.reasoning,
-            customer_email=context.account_owner(),
-        )
-        ctx.step.send_event(
-            "request-approval",
-            request.to_event(event_id=f"approval-requested-{action.action_id}"),
-        )
-        return {**out, "outcome": "approval_requested", "actionId": action.action_id}
-
     if proposed:
         action = run_step(
             ctx,
@@ -118,19 +94,26 @@ def handle_inbound_message(ctx: inngest.ContextSync) -> dict[str, Any]:
             decision,
             out=ActionRecord,
         )
+        out = {**out, "actionId": action.action_id}
+        if action.requires_approval:
+            request = ApprovalRequested(
+                action_id=action.action_id,
+                conversation_id=event.conversation_id,
+                app_id=event.app_id,
+                action=ProposedAction(type=action.type, parameters=action.parameters),
+                agent_reasoning=decision.reasoning,
+                customer_email=context.account_owner(),
+            )
+            ctx.step.send_event(
+                "request-approval",
+                request.to_event(event_id=f"approval-requested-{action.action_id}"),
+            )
+            return {**out, "outcome": "approval_requested"}
         result = ctx.step.invoke(
-            "execute-action",
-            function=execute_action,
-            data={ACTION_ID_FIELD: action.action_id},
+            "execute-action", function=execute_action, data={ACTION_ID_FIELD: action.action_id}
         )
-        execution = parse_output("execute-action", result, ExecutionOutcome)
-        out = {
-            **out,
-            "outcome": "action_executed",
-            "actionId": action.action_id,
-            "execution": result,
-        }
-        if execution.status != "succeeded":
+        out = {**out, "outcome": "action_executed", "execution": result}
+        if parse_output("execute-action", result, ExecutionOutcome).status != "succeeded":
             return out  # no reply that tells the customer the action was done
 
     if decision.draft_body:
