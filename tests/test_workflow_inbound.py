@@ -329,6 +329,25 @@ def test_a_safe_action_with_a_reply_ends_with_exactly_one_draft(world: World) ->
     assert len(world.front.drafts) == 1
 
 
+def test_a_safe_action_that_failed_gets_no_reply_draft(world: World) -> None:
+    """Front refuses the escalation note (404): the action is failed and no reply says it was
+    done."""
+    world.claude.reply_tool_use("escalate_to_human", {"reason": "angry", "urgency": "high"})
+    world.claude.reply_tool_use("draft_response", {"body": "I have passed this on to a colleague."})
+    world.claude.reply_text("Escalated.")
+    world.front.fail_next("POST /conversations/*/comments", 404)
+    world.deliver("evt_sa2", "cnv_sa2", "msg_sa2", "This is unacceptable!")
+    world.inngest.wait_idle(30)
+
+    run = world.run("handle-inbound-message")
+    assert run.status == "completed", run.error
+    assert run.output["outcome"] == "action_executed"
+    assert run.output["execution"]["status"] == "failed"
+    assert world.front.drafts == []
+    [action] = world.rows("actions")
+    assert action["status"] == "failed"
+
+
 @pytest.mark.parametrize(
     "sender", ["noreply@shop.example", "MAILER-DAEMON@mx.example", "do-not-reply@bank.example"]
 )
