@@ -238,3 +238,65 @@ class Resend(StepOutput):
     name: str
     data: dict[str, Any]
     id: str
+
+
+# --- request-approval ----------------------------------------------------------------------------
+
+
+class SlackPost(StepOutput):
+    """``post-to-slack``: where the request is (``reposted``: a new message, not an adopted one)."""
+
+    channel: str
+    ts: str
+    reposted: bool
+
+
+class Resolution(StepOutput):
+    """``resolve``: the request's final state, read from the row."""
+
+    status: str
+    decided_by: str | None
+    reason: str | None
+    expired_now: bool
+
+
+class ShownOutcome(StepOutput):
+    """``show-outcome``: what the Slack message now says about the execution."""
+
+    status: str | None
+    error: str | None
+
+
+# --- failure handlers ----------------------------------------------------------------------------
+
+
+class Failure(StepOutput):
+    """``record-failure``: a run that exhausted its retries."""
+
+    function: str
+    run_id: str
+    error: str
+    conversation_id: str | None
+    action_id: str | None
+
+
+class ApprovalClosed(StepOutput):
+    """``close-approval``."""
+
+    OMIT_NONE: ClassVar[bool] = True
+    expired: bool
+    redrawn: bool | None = None
+    error: str | None = None
+
+
+class Notice(StepOutput):
+    """``alert-slack`` (``posted``) and ``comment-in-front`` (``commented``): notices catch their
+    own errors, so the output says whether it went out, and why not."""
+
+    OMIT_NONE: ClassVar[bool] = True
+    posted: bool | None = None
+    commented: bool | None = None
+    channel: str | None = None
+    ts: str | None = None
+    comment_id: str | None = None
+    error: str | None = None
