@@ -111,21 +111,11 @@ def create(
 
 
 def record(action: Action) -> ActionRecord:
-    return ActionRecord(
-        action_id=action.id,
-        conversation_id=action.conversation_id,
-        app_id=action.app_id,
-        type=action.type,
-        parameters=dict(action.parameters or {}),
-        requires_approval=action.requires_approval,
-        status=action.status,
-        reasoning=action.reasoning,
-        draft_body=action.draft_body,
-        customer_email=action.customer_email,
-        context_degraded=action.context_degraded,
-        result=action.result,
-        error=action.error,
-    )
+    """The row as a step output: every field of ``ActionRecord`` is the column of that name."""
+    columns = {
+        name: getattr(action, name) for name in ActionRecord.model_fields if name != "action_id"
+    }
+    return ActionRecord(action_id=action.id, **columns)
 
 
 def to_json(action: Action) -> dict[str, Any]:

@@ -61,16 +61,10 @@ def to_html(markdown: str) -> str:
 
 
 def record(row: Draft) -> DraftRecord:
-    return DraftRecord(
-        key=row.id,
-        conversation_id=row.conversation_id,
-        front_draft_id=row.front_draft_id,
-        channel_id=row.channel_id,
-        status=row.status,
-        body=row.body,
-        category=row.category,
-        confidence=row.confidence,
-    )
+    """The row as a step output: every field of ``DraftRecord`` but ``key`` is the column of that
+    name."""
+    columns = {name: getattr(row, name) for name in DraftRecord.model_fields if name != "key"}
+    return DraftRecord(key=row.id, **columns)
 
 
 def to_json(row: Draft) -> dict[str, Any]:

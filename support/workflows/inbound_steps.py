@@ -161,13 +161,18 @@ def gather_context(event: InboundReceived) -> dict[str, Any]:
         degraded_reasons=degraded,
     )
     if degraded:
-        audit.append(
-            "context.degraded",
-            actor="agent",
-            conversation_id=event.conversation_id,
-            detail={"reasons": degraded, "messageId": event.message_id},
-        )
+        _audit("context.degraded", "agent", context, {"reasons": degraded})
     return context.dump()
+
+
+def _audit(name: str, actor: str, context: InboundContext, detail: dict[str, Any]) -> None:
+    """An audit row about the inbound message (its id goes into the detail)."""
+    audit.append(
+        name,
+        actor=actor,
+        conversation_id=context.conversation_id,
+        detail={**detail, "messageId": context.message_id},
+    )
 
 
 def _normalise(text: str) -> str:
@@ -191,12 +196,7 @@ def rule_violation(context: InboundContext) -> str | None:
 def check_rules(context: InboundContext) -> dict[str, Any]:
     reason = rule_violation(context)
     if reason:
-        audit.append(
-            "inbound.skipped",
-            actor="rules",
-            conversation_id=context.conversation_id,
-            detail={"reason": reason, "messageId": context.message_id},
-        )
+        _audit("inbound.skipped", "rules", context, {"reason": reason})
     return RuleCheck(stop=reason is not None, reason=reason).dump()
 
 
@@ -224,12 +224,7 @@ def agent_turn(context: InboundContext, turns: list[dict[str, Any]]) -> dict[str
         raise inngest.NonRetriableError(str(exc)) from exc
     checked = AgentTurn.model_validate(turn)
     for refusal in checked.refused:
-        audit.append(
-            "agent.tool_refused",
-            actor="agent",
-            conversation_id=context.conversation_id,
-            detail={**refusal, "messageId": context.message_id, "turn": checked.turn},
-        )
+        _audit("agent.tool_refused", "agent", context, {**refusal, "turn": checked.turn})
         log.warning(
             "agent.tool_refused conversation_id=%s tool=%s reason=%s",
             context.conversation_id,
@@ -251,13 +246,12 @@ def agent_reasoning(context: InboundContext, turns: list[dict[str, Any]]) -> dic
         model=config.anthropic_model,
     )
     usage = result.usage()
-    audit.append(
+    _audit(
         "agent.completed",
-        actor="agent",
-        conversation_id=context.conversation_id,
-        detail={
+        "agent",
+        context,
+        {
             **usage,
-            "messageId": context.message_id,
             "stopReason": result.stop_reason,
             "action": result.action.type if result.action else None,
             "refusals": len(result.refusals),
