@@ -43,7 +43,9 @@ from support.workflows.process_refund import process_refund
 def run_action(action: EffectiveAction) -> dict[str, Any]:
     """Non-refund actions. Permanent errors are returned as ``{"error": ...}`` (and then recorded
     as the action's failure); transient ones raise so the step is retried."""
-    return ActionRun.model_validate(_run_action(action)).dump()
+    output = _run_action(action)
+    ActionRun.model_validate(output)  # the result as the integration gave it, checked
+    return output
 
 
 def _run_action(action: EffectiveAction) -> dict[str, Any]:
