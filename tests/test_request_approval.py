@@ -221,6 +221,27 @@ def test_reject_with_reason_reaches_the_audit_log_and_the_revised_draft(stack: S
     assert "Rejected by" in str(stack.message(action_id)["blocks"])
 
 
+def test_the_revising_agent_may_read_the_account_owner_s_account(stack: Stack) -> None:
+    """revise-draft names the action's account owner as the sender: the agent's account tools
+    answer for that customer instead of being refused."""
+    stack.integration.add_user("jane@example.com")
+    action_id = stack.new_request()
+    stack.model.reply_tool_use("lookup_user", {"email": "jane@example.com"})
+    stack.model.reply_tool_use("draft_response", {"body": "Sorry Jane, no refund this time."})
+    stack.model.reply_text("Revised.")
+    stack.request_approval(action_id)
+    stack.click(action_id, "reject_action")
+    eventually(lambda: stack.slack.views_opened, what="reason modal")
+    assert stack.submit_reject(action_id, "Outside the refund window").status_code == 200
+    [revise] = eventually(lambda: finished(stack, "revise-draft"), what="revision finished")
+    assert revise.status == "completed", revise.error
+    assert [c.json["email"] for c in stack.integration.calls("lookup-user")] == ["jane@example.com"]
+    tool_result = stack.model.requests[1].json["messages"][2]["content"][0]
+    assert tool_result["type"] == "tool_result" and not tool_result.get("is_error")
+    [draft] = stack.front.drafts
+    assert "no refund this time" in str(draft)
+
+
 def test_retried_post_adopts_the_message_slack_applied_but_answered_late(stack: Stack) -> None:
     """chat.postMessage is applied at once but answered after the client's 10 s timeout: the step
     fails and is retried. Once, the retry posted a second message, whose twin kept live buttons
