@@ -219,8 +219,17 @@ def _record_outcome(
 ) -> None:
     """The action's final status, with its audit row (``action.<status>``) and its metric."""
     with db.session() as s:
+        # The status moves in one conditional UPDATE, the transaction's first statement: of two
+        # writers (the executor and a failure handler) exactly one moves it, and only that one
+        # counts it in the metrics.
+        moved = s.connection().execute(
+            update(Action)
+            .where(Action.id == action_id, Action.status != status)
+            .values(status=status)
+        )
+        first = moved.rowcount == 1
         action = _load(s, action_id)
-        if status == "failed" and action.status == "failed" and action.error == error:
+        if not first and status == "failed" and action.error == error:
             return
         action.status, action.error = status, error
         if status == "succeeded":
@@ -234,7 +243,8 @@ def _record_outcome(
             conversation_id=action.conversation_id,
             detail=detail,
         )
-    metrics.execution(action.type, status)
+    if first:
+        metrics.execution(action.type, status)
 
 
 def outcome(action_id: str) -> dict[str, Any]:

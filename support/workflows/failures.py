@@ -25,8 +25,9 @@ from typing import Any
 
 import inngest
 from slack_sdk.errors import SlackApiError
+from sqlalchemy import update
 
-from support import approvals, audit, db
+from support import approvals, audit, db, metrics
 from support.config import current
 from support.db.models import Action
 from support.events import ACTION_ID_FIELD
@@ -66,12 +67,26 @@ def record_failure(failure: Failure) -> dict[str, Any]:
     the conversation filled in from the action when the event did not name it."""
     conversation_id = failure.conversation_id
     action_id = failure.action_id
+    marked: str | None = None
     with db.session() as s:
+        # One conditional UPDATE first: of this handler and the executor recording the same
+        # failure, exactly one moves the action to failed (and counts it).
+        moved = (
+            s.connection()
+            .execute(
+                update(Action)
+                .where(Action.id == action_id, Action.status.not_in(FINISHED))
+                .values(status="failed", error=failure.error)
+            )
+            .rowcount
+            if action_id
+            else 0
+        )
         action = s.get(Action, action_id) if action_id else None
         if action is not None:
             conversation_id = conversation_id or action.conversation_id
-            if action.status not in FINISHED:
-                action.status, action.error = "failed", failure.error
+            if moved:
+                marked = action.type
         audit.append_in(
             s,
             "function.failed",
@@ -82,6 +97,8 @@ def record_failure(failure: Failure) -> dict[str, Any]:
                 mode="json", by_alias=True, include={"function", "run_id", "error", "action_id"}
             ),
         )
+    if marked is not None:  # whichever path marks an action failed counts it, once
+        metrics.execution(marked, "failed")
     return failure.model_copy(update={"conversation_id": conversation_id}).dump()
 
 
