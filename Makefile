@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PORT   ?= 3000
 
-.PHONY: run test lint format docs bench demo container-smoke clean
+.PHONY: run test lint format docs bench demo eval container-smoke clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,10 +32,13 @@ docs: $(BIN)/.installed
 	$(BIN)/python scripts/readme_config_table.py
 
 bench: $(BIN)/.installed
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 demo: $(BIN)/.installed
 	$(BIN)/python -m scripts.demo
+
+eval: $(BIN)/.installed
+	$(BIN)/python -m evals.run
 
 container-smoke:
 	scripts/container-smoke

@@ -17,25 +17,19 @@ import inngest.flask
 from flask import Flask
 
 from support import config as config_module
-from support import db, inngest_client
+from support import db, error_reporting, inngest_client, metrics
 from support.config import Config
+from support.logs import configure_logging
 
 log = logging.getLogger("support.app")
-
-
-def configure_logging(level: str) -> None:
-    """One stderr handler on the root logger, set before the Flask object exists."""
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s", force=True
-    )
-    for noisy in ("httpx", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def create_app(settings: Config | Mapping[str, str] | None = None) -> Flask:
     """Build the app. ``settings``: a ``Config``, an environment-like mapping, or None (os.environ)."""
     config = settings if isinstance(settings, Config) else config_module.load(settings)
-    configure_logging(config.log_level)
+    configure_logging(config.log_level, config.log_format)
+    error_reporting.init(config)
+    metrics.configure(config)
 
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
@@ -46,6 +40,7 @@ def create_app(settings: Config | Mapping[str, str] | None = None) -> Flask:
 
     from slack import door as slack_door
     from support.web import errors, front_door, health, inngest_guard
+    from support.web import metrics as metrics_door
     from support.workflows import FUNCTIONS
 
     errors.init_app(app)
@@ -53,6 +48,7 @@ def create_app(settings: Config | Mapping[str, str] | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(front_door.bp)
     app.register_blueprint(slack_door.bp)
+    app.register_blueprint(metrics_door.bp)
     inngest.flask.serve(app, client, FUNCTIONS, serve_origin=config.public_url)
 
     from support import cli

@@ -25,7 +25,15 @@ preload_app = False
 # new MariaDB connections in one Front webhook run, CPU per webhook 1.7 -> 2.5 ms).
 
 
+# A hung Inngest event API must not starve the Slack door (3 s acks): the Front door's send is one
+# bounded attempt (~3.25 s at most, then 503), at most threads - 1 of them wait at once per worker,
+# and after a timeout the next sends answer 503 at once for a few seconds (support/inngest_client).
+
+
 def post_fork(server: Any, worker: Any) -> None:
+    from support import inngest_client
+
+    inngest_client.set_send_slots(threads - 1)
     # Python's default GIL switch interval (5 ms) lets a thread doing a click's lazy-listener work (rows,
     # JSON, Block Kit) keep the GIL for 5 ms while an ack waits for it; at 1 ms the Slack ack p99
     # under 50 concurrent clicks fell from ~180 to ~130 ms at no extra CPU (benchmarks/RESULTS.md).
@@ -43,3 +51,22 @@ def when_ready(server: Any) -> None:
         server.log.info("inngest.sync.ok %s", message)
     except Exception:
         logging.getLogger("support.inngest").exception("inngest.sync.failed")
+
+
+def on_starting(server: Any) -> None:
+    # prometheus_client's multiprocess mode (docs/observability.md): the master starts with an empty
+    # directory, so the counters of a previous run are not summed into this one. Only its own
+    # files (*.db) are removed.
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path and os.path.isdir(path):
+        for name in os.listdir(path):
+            if name.endswith(".db"):
+                os.remove(os.path.join(path, name))
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    # A worker is gone: drop its live-gauge files (its counters stay, so totals never go back).
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

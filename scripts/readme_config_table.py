@@ -1,4 +1,4 @@
-"""Rewrite the configuration table in README.md from support/config.py (`make docs`)."""
+"""Rewrite README.md's configuration table and .env.example from support/config.py (`make docs`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from support.config import markdown_table  # noqa: E402
+from support.config import env_example, markdown_table  # noqa: E402
 
 README = ROOT / "README.md"
 MARKERS = re.compile(r"<!-- config-table:start -->.*?<!-- config-table:end -->", re.S)
@@ -20,3 +20,5 @@ if not MARKERS.search(text):
 table = "<!-- config-table:start -->\n" + markdown_table() + "\n<!-- config-table:end -->"
 README.write_text(MARKERS.sub(lambda _: table, text))
 print("README.md configuration table updated")
+(ROOT / ".env.example").write_text(env_example())
+print(".env.example updated")

@@ -35,6 +35,8 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from slack import mrkdwn
+
 APPROVE = "approve_action"
 REJECT = "reject_action"
 EDIT = "edit_action"
@@ -154,6 +156,24 @@ def _quote(text: str, limit: int) -> str:
     return "\n".join("> " + line for line in trim(text, limit).splitlines() or [""])
 
 
+def _purchase_text(purchase: Mapping[str, Any]) -> str:
+    """The purchase as the app's integration returned it when the agent proposed the action
+    (not as the model described it)."""
+    amount, currency = purchase.get("amount"), str(purchase.get("currency") or "").upper()
+    paid = (
+        f"{amount / 100:.2f} {currency}".strip()
+        if isinstance(amount, int) and not isinstance(amount, bool)
+        else "amount unknown"
+    )
+    date = str(purchase.get("purchased_at") or "date unknown")[:10]
+    product = str(purchase.get("product") or "unknown product")
+    status = str(purchase.get("status") or "status unknown")
+    return (
+        f"*Purchase (as the app reports it):* {product} · {date} · {paid} · "
+        f"`{purchase.get('id')}` · {status}"
+    )
+
+
 def _summary_blocks(view: RequestView) -> list[Block]:
     who = view.customer_email or "unknown customer"
     app = view.app_name or "unknown app"
@@ -170,11 +190,15 @@ def _summary_blocks(view: RequestView) -> list[Block]:
         )
     if view.reasoning:
         blocks.append(_section("*Why:*\n" + _quote(view.reasoning, SECTION_TEXT_LIMIT - 20)))
-    if view.parameters:
-        blocks.append(_section("*Parameters:*\n" + _code(view.parameters)))
-    if view.draft_body:
+    purchase = view.parameters.get("purchase")
+    if isinstance(purchase, Mapping):
+        blocks.append(_section(_purchase_text(purchase)))
+    parameters = {k: v for k, v in view.parameters.items() if k != "purchase"}
+    if parameters:
+        blocks.append(_section("*Parameters:*\n" + _code(parameters)))
+    if view.draft_body:  # Markdown: shown as Slack mrkdwn, cut at a block boundary to fit
         blocks.append(
-            _section("*Draft reply:*\n" + _quote(view.draft_body, SECTION_TEXT_LIMIT - 30))
+            _section("*Draft reply:*\n" + mrkdwn.preview(view.draft_body, SECTION_TEXT_LIMIT - 20))
         )
     return blocks
 

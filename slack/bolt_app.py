@@ -1,4 +1,5 @@
-"""The Bolt app behind ``POST /slack/events``, built on first use (never at import).
+"""The Bolt app behind ``POST /slack/events``, built on first use (never at import), one per Flask
+app (kept in ``app.extensions``).
 
 ``process_before_response=True``: Bolt's default thread runner polls for ``ack()`` and holds the
 worker (p99 ~300 ms measured); with it, the acked part runs inline and must stay fast.
@@ -10,22 +11,20 @@ import logging
 import threading
 from typing import Any
 
+from flask import Flask
 from slack_bolt import App, BoltResponse
 from slack_bolt.adapter.flask import SlackRequestHandler
-from slack_sdk import WebClient
 
+from slack import listeners
+from slack.messages import web_client
 from support.config import Config
 
 log = logging.getLogger(__name__)
 
 PAYLOAD_SHAPE_ERRORS = (KeyError, TypeError, AttributeError, IndexError)
+EXTENSION = "slack.bolt"
 
 _lock = threading.Lock()
-_handlers: dict[int, SlackRequestHandler] = {}
-
-
-def web_client(config: Config) -> WebClient:
-    return WebClient(token=config.slack_bot_token, base_url=config.slack_api_base_url, timeout=10)
 
 
 def build_app(config: Config) -> App:
@@ -48,19 +47,17 @@ def build_app(config: Config) -> App:
         log.exception("slack.listener_error type=%s", kind, exc_info=error)
         return None
 
-    from slack import listeners
-
     listeners.register(app, config)
     return app
 
 
-def handler(config: Config) -> SlackRequestHandler:
-    key = id(config)
-    found = _handlers.get(key)
+def handler(flask_app: Flask, config: Config) -> SlackRequestHandler:
+    """The Flask app's Bolt handler, built on its first Slack request."""
+    found: SlackRequestHandler | None = flask_app.extensions.get(EXTENSION)
     if found is None:
         with _lock:
-            found = _handlers.get(key)
+            found = flask_app.extensions.get(EXTENSION)
             if found is None:
                 found = SlackRequestHandler(build_app(config))
-                _handlers[key] = found
+                flask_app.extensions[EXTENSION] = found
     return found

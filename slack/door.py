@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("slack", __name__)
 
 MAX_AGE_SECONDS = 5 * 60
-MALFORMED = (ValueError, TypeError, KeyError, AttributeError, IndexError)
+MALFORMED = (ValueError, TypeError, KeyError, AttributeError, IndexError, RecursionError)
 
 
 def signature_problem(
@@ -60,7 +60,7 @@ def slack_events() -> Response | tuple[Response, int]:
     from slack.bolt_app import handler
 
     try:
-        response: Response = handler(config).handle(request)
+        response: Response = handler(current_app, config).handle(request)
     except MALFORMED as exc:
         log.warning("slack.request.malformed error=%s", type(exc).__name__)
         return error_response(400, "bad_payload", "Slack payload could not be read")

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from support import audit, db
+from support import audit, db, metrics
 from support.db.models import Action, ApprovalRequest, utcnow
 from support.events import ACTION_ID_FIELD
 
@@ -50,8 +50,12 @@ def create(
     customer_email: str | None,
     context_degraded: bool,
     approval_timeout_hours: float,
+    usage: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Insert the action (and its pending approval request); a second call returns the first row."""
+    """Insert the action (and its pending approval request); a second call returns the first row.
+
+    ``usage`` (the agent run's model and tokens) is recorded in the ``action.proposed`` audit row.
+    """
     with db.session() as s:
         existing = s.get(Action, action_id)
         if existing is not None:
@@ -93,6 +97,7 @@ def create(
                 "parameters": parameters,
                 "requiresApproval": requires_approval,
                 "contextDegraded": context_degraded,
+                **({"agentUsage": usage} if usage else {}),
             },
         )
         s.flush()
@@ -196,6 +201,7 @@ def record_success(action_id: str, result: dict[str, Any], *, actor: str = "exec
             conversation_id=action.conversation_id,
             detail={"result": result},
         )
+    metrics.execution(action.type, "succeeded")
 
 
 def record_failure(action_id: str, error: str, *, actor: str = "executor") -> None:
@@ -215,6 +221,7 @@ def record_failure(action_id: str, error: str, *, actor: str = "executor") -> No
             conversation_id=action.conversation_id,
             detail={"error": error},
         )
+    metrics.execution(action.type, "failed")
 
 
 def outcome(action_id: str) -> dict[str, Any]:

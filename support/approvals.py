@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from typing import Any, Literal, cast
 
-from sqlalchemy import CursorResult, Executable, bindparam, or_, select, update
+from sqlalchemy import CursorResult, Executable, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
-from support import audit, db
+from support import audit, db, metrics
 from support.db.models import Action, App, ApprovalRequest, utcnow
 
 Decision = Literal["approved", "rejected"]
@@ -87,6 +88,7 @@ class Outcome:
     won: bool
     record: ApprovalRecord | None
     late: bool = False  # still pending in the table, but past its expiry time
+    other_message: bool = False  # the click came from a message that is not this request's
 
     @property
     def found(self) -> bool:
@@ -108,14 +110,26 @@ def iso_utc(moment: dt.datetime | None) -> str:
     return moment.replace(tzinfo=None).isoformat() + "Z"
 
 
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+MAX_AMOUNT_DIGITS = 15
+"""Longer than any refund; keeps ``int()`` of a pasted wall of digits cheap."""
+
+
 def whole_amount(raw: object) -> int | None:
-    """A refund amount in minor units (cents, as the integration API takes it), or None if bad."""
+    """A refund amount in minor units (cents, as the integration API takes it), or None if bad.
+
+    A string must be ASCII digits only: ``str.isdigit`` also accepts ``²`` (which ``int`` refuses)
+    and full-width digits (which ``int`` reads as ASCII ones), neither of which an approver meant.
+    """
     if isinstance(raw, bool):
         return None
     if isinstance(raw, int):
         value = raw
-    elif isinstance(raw, str) and raw.strip().isdigit():
-        value = int(raw.strip())
+    elif isinstance(raw, str):
+        text = raw.strip()
+        if len(text) > MAX_AMOUNT_DIGITS or not _ASCII_DIGITS.fullmatch(text):
+            return None
+        value = int(text)
     else:
         return None
     return value if value > 0 else None
@@ -142,40 +156,43 @@ def load(action_id: str) -> ApprovalRecord | None:
 
 
 # Only the columns an ApprovalRecord carries (not the app's secrets and URLs): with the pure-Python
-# MySQL driver every selected column costs a field descriptor to parse, on every query.
-_RECORD_COLUMNS = (
-    Action.id,
-    Action.type,
-    Action.conversation_id,
-    App.id,
-    App.name,
-    App.slack_channel,
-    App.max_refund_amount,
-    Action.customer_email,
-    Action.reasoning,
-    Action.parameters,
-    Action.draft_body,
-    Action.context_degraded,
-    ApprovalRequest.status,
-    ApprovalRequest.decided_by,
-    ApprovalRequest.decided_at,
-    ApprovalRequest.reason,
-    ApprovalRequest.edits,
-    ApprovalRequest.slack_channel,
-    ApprovalRequest.slack_ts,
-    ApprovalRequest.expires_at,
-    ApprovalRequest.resolved_at,
-    ApprovalRequest.reminded_at,
-    ApprovalRequest.created_at,
-    Action.status,
-    Action.result,
-    Action.error,
-)
-
+# MySQL driver every selected column costs a field descriptor to parse, on every query. Each column
+# is labelled with the ApprovalRecord field it fills: the record is built by name, so the order of
+# this table cannot matter.
+_RECORD_COLUMNS = {
+    "action_id": Action.id,
+    "action_type": Action.type,
+    "conversation_id": Action.conversation_id,
+    "app_id": App.id,
+    "app_name": App.name,
+    "app_channel": App.slack_channel,
+    "max_refund_amount": App.max_refund_amount,
+    "customer_email": Action.customer_email,
+    "reasoning": Action.reasoning,
+    "parameters": Action.parameters,
+    "draft_body": Action.draft_body,
+    "context_degraded": Action.context_degraded,
+    "status": ApprovalRequest.status,
+    "decided_by": ApprovalRequest.decided_by,
+    "decided_at": ApprovalRequest.decided_at,
+    "reason": ApprovalRequest.reason,
+    "edits": ApprovalRequest.edits,
+    "slack_channel": ApprovalRequest.slack_channel,
+    "slack_ts": ApprovalRequest.slack_ts,
+    "expires_at": ApprovalRequest.expires_at,
+    "resolved_at": ApprovalRequest.resolved_at,
+    "reminded_at": ApprovalRequest.reminded_at,
+    "created_at": ApprovalRequest.created_at,
+    "action_status": Action.status,
+    "result": Action.result,
+    "error": Action.error,
+}
+if set(_RECORD_COLUMNS) != {f.name for f in dataclasses.fields(ApprovalRecord)}:
+    raise RuntimeError("_RECORD_COLUMNS must label exactly the fields of ApprovalRecord")
 
 # Built once: constructing a 26-column SELECT costs more CPU than compiling it (which is cached).
 _RECORD_BY_ID = (
-    select(*_RECORD_COLUMNS)
+    select(*(column.label(name) for name, column in _RECORD_COLUMNS.items()))
     .join_from(ApprovalRequest, Action, Action.id == ApprovalRequest.id)
     .join(App, App.id == Action.app_id)
     .where(ApprovalRequest.id == bindparam("action_id"))
@@ -186,61 +203,16 @@ def _record(session: Session, action_id: str) -> ApprovalRecord | None:
     row = session.connection().execute(_RECORD_BY_ID, {"action_id": action_id}).first()
     if row is None:
         return None
-    (
-        action_id_,
-        action_type,
-        conversation_id,
-        app_id,
-        app_name,
-        app_channel,
-        max_refund_amount,
-        customer_email,
-        reasoning,
-        parameters,
-        draft_body,
-        context_degraded,
-        status,
-        decided_by,
-        decided_at,
-        reason,
-        edits,
-        slack_channel,
-        slack_ts,
-        expires_at,
-        resolved_at,
-        reminded_at,
-        created_at,
-        action_status,
-        result,
-        error,
-    ) = row
+    values = dict(row._mapping)
     return ApprovalRecord(
-        action_id=action_id_,
-        action_type=action_type,
-        conversation_id=conversation_id,
-        app_id=app_id,
-        app_name=app_name,
-        app_channel=app_channel,
-        max_refund_amount=max_refund_amount,
-        customer_email=customer_email,
-        reasoning=reasoning or "",
-        parameters=dict(parameters or {}),
-        draft_body=draft_body,
-        context_degraded=bool(context_degraded),
-        status=status,
-        decided_by=decided_by,
-        decided_at=decided_at,
-        reason=reason,
-        edits=dict(edits) if edits else None,
-        slack_channel=slack_channel,
-        slack_ts=slack_ts,
-        expires_at=expires_at,
-        resolved_at=resolved_at,
-        reminded_at=reminded_at,
-        created_at=created_at,
-        action_status=action_status,
-        result=dict(result) if result else None,
-        error=error,
+        **{
+            **values,
+            "reasoning": values["reasoning"] or "",
+            "parameters": dict(values["parameters"] or {}),
+            "context_degraded": bool(values["context_degraded"]),
+            "edits": dict(values["edits"]) if values["edits"] else None,
+            "result": dict(values["result"]) if values["result"] else None,
+        }
     )
 
 
@@ -285,9 +257,14 @@ def decide(
     reason: str | None = None,
     edits: dict[str, Any] | None = None,
     *,
+    message: tuple[str, str] | None = None,
     now: dt.datetime | None = None,
 ) -> Outcome:
     """Record ``decision`` by ``user_id`` if, and only if, the request is still pending.
+
+    ``message``: the (channel, ts) of the Slack message the click came from. Given, the request
+    must have been posted as that message (or not be recorded as posted yet: a click can beat
+    the ``post-to-slack`` step); otherwise nothing changes and ``Outcome.other_message`` is set.
 
     One conditional UPDATE decides; the winner's transaction also sets ``actions.status`` and
     appends the audit rows. ``edits`` (from ``validate_edits``) are stored on the request; the
@@ -300,16 +277,27 @@ def decide(
     if decision == "rejected" and not (reason and reason.strip()):
         raise ValueError("a rejection needs a reason")
     moment = now or utcnow()
+    conditions = [
+        ApprovalRequest.id == action_id,
+        ApprovalRequest.status == "pending",
+        or_(ApprovalRequest.expires_at.is_(None), ApprovalRequest.expires_at > moment),
+    ]
+    if message is not None:
+        conditions.append(
+            or_(
+                ApprovalRequest.slack_ts.is_(None),
+                and_(
+                    ApprovalRequest.slack_channel == message[0],
+                    ApprovalRequest.slack_ts == message[1],
+                ),
+            )
+        )
     with db.session() as s:
         won = (
             _changed(
                 s,
                 update(ApprovalRequest)
-                .where(
-                    ApprovalRequest.id == action_id,
-                    ApprovalRequest.status == "pending",
-                    or_(ApprovalRequest.expires_at.is_(None), ApprovalRequest.expires_at > moment),
-                )
+                .where(*conditions)
                 .values(
                     status=decision,
                     decided_by=user_id,
@@ -327,36 +315,9 @@ def decide(
         record = _record(s, action_id)
         if won:
             assert record is not None  # approval_requests.id references actions.id
-            # decide() changes neither the parameters nor the draft: the row read after the
-            # UPDATEs still holds the values from before the decision.
-            before = dict(record.parameters)
-            detail: dict[str, Any] = {"decision": decision, "decidedAt": moment.isoformat()}
-            if reason:
-                detail["reason"] = reason.strip()
-            if edits:
-                detail["edits"] = edits
-                detail["parametersBefore"] = before
-            audit.append_in(
-                s,
-                f"approval.{decision}",
-                actor=user_id,
-                action_id=action_id,
-                conversation_id=record.conversation_id,
-                detail=detail,
-            )
-            if edits:
-                audit.append_in(
-                    s,
-                    "approval.edited",
-                    actor=user_id,
-                    action_id=action_id,
-                    conversation_id=record.conversation_id,
-                    detail={
-                        "edits": edits,
-                        "parametersBefore": before,
-                        "draftBefore": record.draft_body,
-                    },
-                )
+            _audit_decision(s, record, decision, user_id, moment, reason, edits)
+    if won and record is not None:
+        metrics.decision("edited" if edits else decision, record.created_at, moment)
     late = (
         not won
         and record is not None
@@ -364,7 +325,54 @@ def decide(
         and record.expires_at is not None
         and record.expires_at <= moment
     )
-    return Outcome(won=won, record=record, late=late)
+    other_message = (
+        not won
+        and message is not None
+        and record is not None
+        and record.slack_ts is not None
+        and (record.slack_channel, record.slack_ts) != message
+    )
+    return Outcome(won=won, record=record, late=late, other_message=other_message)
+
+
+def _audit_decision(
+    session: Session,
+    record: ApprovalRecord,
+    decision: Decision,
+    user_id: str,
+    moment: dt.datetime,
+    reason: str | None,
+    edits: dict[str, Any] | None,
+) -> None:
+    """The winner's audit rows, in its transaction: the decision, and the edits if any.
+
+    decide() changes neither the parameters nor the draft: ``record``, read after the UPDATEs,
+    still holds the values from before the decision.
+    """
+    before = dict(record.parameters)
+    detail: dict[str, Any] = {"decision": decision, "decidedAt": moment.isoformat()}
+    if reason:
+        detail["reason"] = reason.strip()
+    if edits:
+        detail["edits"] = edits
+        detail["parametersBefore"] = before
+    audit.append_in(
+        session,
+        f"approval.{decision}",
+        actor=user_id,
+        action_id=record.action_id,
+        conversation_id=record.conversation_id,
+        detail=detail,
+    )
+    if edits:
+        audit.append_in(
+            session,
+            "approval.edited",
+            actor=user_id,
+            action_id=record.action_id,
+            conversation_id=record.conversation_id,
+            detail={"edits": edits, "parametersBefore": before, "draftBefore": record.draft_body},
+        )
 
 
 def expire(action_id: str, *, now: dt.datetime | None = None) -> Outcome:
@@ -391,7 +399,10 @@ def expire(action_id: str, *, now: dt.datetime | None = None) -> Outcome:
                 conversation_id=conversation,
                 detail={"expiredAt": moment.isoformat()},
             )
-    return Outcome(won=won, record=load(action_id))
+    outcome = Outcome(won=won, record=load(action_id))
+    if won and outcome.record is not None:
+        metrics.decision("expired", outcome.record.created_at, moment)
+    return outcome
 
 
 def resolve(action_id: str, *, now: dt.datetime | None = None) -> Outcome:

@@ -9,11 +9,20 @@ therefore:
    returned and Front is not called;
 2. otherwise writes the row as ``creating`` *before* calling Front (committed);
 3. when the row was already ``creating`` (an earlier attempt got as far as the call), lists the
-   conversation's drafts and adopts one with the same HTML body instead of writing a second one
+   conversation's drafts and adopts one with the same *words* instead of writing a second one
    (if Front cannot list drafts, it writes the draft: a duplicate draft is visible and harmless,
    a missing reply is not);
 4. creates the draft on the conversation's channel (found through its inbox) and marks the row
-   ``created`` with Front's draft id.
+   ``created`` with Front's draft id, in the same breath as the answer arrives.
+
+Why words and not the HTML: Front stores a draft's body in its own markup (``<p>`` may come back as
+``<div>``, ``<strong>`` as ``<b>``, whitespace and entities rewritten), so the HTML we sent is not what
+``GET /conversations/{id}/drafts`` returns, byte for byte. Front's API gives a reply draft no field
+of ours that it keeps verbatim (no metadata, no external id; a subject would change the email), and
+invisible markers are the first thing an HTML sanitiser drops. What Front keeps is the text: the
+adoption key is the body's visible text with tags removed, entities decoded and whitespace dropped
+(``visible_text``), on a draft created since the row was reserved (less a clock-skew margin), so a
+teammate's older draft with the same words is not taken for ours.
 
 Markdown is rendered with markdown-it-py in CommonMark mode with raw HTML disabled, so text from the
 model can not inject markup into the email.
@@ -21,8 +30,11 @@ model can not inject markup into the email.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+import html as html_lib
 import logging
+import re
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -112,10 +124,10 @@ def create_once(
     draft_id: str | None = None
     channel_id: str | None = None
     if existed:
-        draft_id = _find_existing(front, conversation_id, html)
+        draft_id = _find_existing(front, conversation_id, html, _reserved_at(key))
     if draft_id is None:
         channel_id = front.channel_for(conversation_id, preferred_inbox=inbox_id)
-        draft_id = front.create_draft(conversation_id, body_html=html, channel_id=channel_id)
+        draft_id = front.create_draft(conversation_id, body_html=html, channel_id=channel_id).id
     with db.session() as s:
         draft = s.get(Draft, key)
         assert draft is not None
@@ -133,7 +145,26 @@ def create_once(
         return to_json(draft)
 
 
-def _find_existing(front: FrontClient, conversation_id: str, html: str) -> str | None:
+def visible_text(html: str) -> str:
+    """What Front keeps of an HTML body whatever markup it rewrites: its characters, with tags
+    removed, entities decoded and whitespace dropped (Front may add or move tags and line breaks
+    anywhere, even inside a word)."""
+    return "".join(html_lib.unescape(_TAG.sub("", html)).split())
+
+
+_TAG = re.compile(r"<[^>]*>")
+CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
+def _reserved_at(key: str) -> dt.datetime | None:
+    with db.session() as s:
+        row = s.get(Draft, key)
+        return row.created_at if row is not None else None
+
+
+def _find_existing(
+    front: FrontClient, conversation_id: str, html: str, since: dt.datetime | None
+) -> str | None:
     try:
         drafts = front.conversation_drafts(conversation_id)
     except (FrontNotFound, FrontError) as exc:
@@ -141,8 +172,12 @@ def _find_existing(front: FrontClient, conversation_id: str, html: str) -> str |
             raise  # rate limits, outages and bad tokens are the step's business
         log.warning("drafts.list_failed conversation_id=%s error=%s", conversation_id, exc)
         return None
+    words = visible_text(html)
+    earliest = (since - CLOCK_SKEW).replace(tzinfo=dt.UTC).timestamp() if since else None
     for draft in drafts:
-        if draft.body_html.strip() == html:
+        if earliest is not None and draft.created_at < earliest:
+            continue
+        if visible_text(draft.body_html or draft.text) == words:
             log.info("drafts.adopted conversation_id=%s draft_id=%s", conversation_id, draft.id)
             return draft.id
     return None

@@ -1,17 +1,20 @@
 """Event names, their payload models and the expression that matches a decision to its request.
 
 Every event is built and parsed through its model at both ends, so a field can not be renamed on one
-side only. The approval wait and the decision events share one field name, ``ACTION_ID_FIELD``; the
+side only. Every event stays far below Inngest's 256 KiB limit: free text is cut to a bound in the
+model (UTF-8 safe), and the message carried in ``front/inbound_received`` is cut to
+``MAX_MESSAGE_BODY_BYTES`` with ``messageBodyTruncated: true`` (the workflow reads the whole
+message from Front). The approval wait and the decision events share one field name, ``ACTION_ID_FIELD``; the
 wait's CEL expression is derived from it (``DECISION_MATCHES_REQUEST``), and the decision model is
 built from the same constant, so the two can never drift.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 import inngest
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
 ACTION_ID_FIELD = to_camel("action_id")
@@ -20,6 +23,32 @@ name of the ``action_id`` field that both models declare (every field is camelCa
 
 DECISION_MATCHES_REQUEST = f"event.data.{ACTION_ID_FIELD} == async.data.{ACTION_ID_FIELD}"
 """CEL ``if`` of the approval wait: ``event`` is the request, ``async`` the incoming decision."""
+
+
+MAX_MESSAGE_BODY_BYTES = 16 * 1024
+"""Of a customer's message, what ``front/inbound_received`` carries (the rest is read from Front)."""
+MAX_TEXT_BYTES = 16 * 1024
+"""Any other free text an event carries (a reason, the agent's reasoning)."""
+MAX_SHORT_BYTES = 1024
+"""A subject, an address, a name."""
+
+
+def truncate_utf8(text: str, max_bytes: int) -> tuple[str, bool]:
+    """``text`` cut to at most ``max_bytes`` of UTF-8 on a character boundary; (text, was cut)."""
+    if len(text) * 4 <= max_bytes:
+        return text, False
+    raw = text.encode("utf-8", "replace")
+    if len(raw) <= max_bytes:
+        return text, False
+    return raw[:max_bytes].decode("utf-8", "ignore"), True
+
+
+def _bounded(max_bytes: int) -> AfterValidator:
+    return AfterValidator(lambda text: truncate_utf8(text, max_bytes)[0])
+
+
+Text = Annotated[str, _bounded(MAX_TEXT_BYTES)]
+Short = Annotated[str, _bounded(MAX_SHORT_BYTES)]
 
 
 class EventData(BaseModel):
@@ -55,9 +84,26 @@ class InboundReceived(EventData):
     app_id: int
     inbox_id: str = Field(min_length=1)
     front_event_id: str = Field(min_length=1)
-    subject: str | None = None
+    subject: Short | None = None
     message_body: str | None = None
-    customer_email: str | None = None
+    message_body_truncated: bool | None = None
+    """True when ``message_body`` is only the first ``MAX_MESSAGE_BODY_BYTES`` of the message
+    (absent otherwise)."""
+    customer_email: Short | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cap_message_body(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        key = "messageBody" if "messageBody" in data else "message_body"
+        body = data.get(key)
+        if not isinstance(body, str):
+            return data
+        capped, cut = truncate_utf8(body, MAX_MESSAGE_BODY_BYTES)
+        if not cut:
+            return data
+        return {**data, key: capped, "messageBodyTruncated": True}
 
 
 class OutboundSent(EventData):
@@ -78,8 +124,8 @@ class ApprovalRequested(EventData):
     conversation_id: str
     app_id: int
     action: ProposedAction
-    agent_reasoning: str = ""
-    customer_email: str | None = None
+    agent_reasoning: Text = ""
+    customer_email: Short | None = None
 
 
 class ApprovalDecided(EventData):
@@ -88,7 +134,7 @@ class ApprovalDecided(EventData):
     decision: Literal["approved", "rejected"]
     decided_by: str
     decided_at: str
-    reason: str | None = None
+    reason: Text | None = None
     edits: dict[str, Any] | None = None
 
     @staticmethod
@@ -101,7 +147,7 @@ class ActionDecision(EventData):
     action_id: str = Field(min_length=1)
     by: str
     at: str
-    reason: str | None = None
+    reason: Text | None = None
 
 
 class ActionApproved(ActionDecision):
@@ -134,7 +180,7 @@ class DraftRevisionRequested(EventData):
 
     NAME: ClassVar[str] = "support/draft.revise"
     action_id: str = Field(min_length=1)
-    reason: str = Field(min_length=1)
+    reason: Text = Field(min_length=1)
 
 
 class AutoSendRequested(EventData):

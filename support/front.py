@@ -4,7 +4,8 @@ Errors say what a workflow should do about them:
 
 * ``FrontConfigError`` (401/403, or no ``FRONT_API_TOKEN``): a configuration problem. Retrying cannot
   help; workflows raise ``inngest.NonRetriableError`` with its message, which names the variable.
-* ``FrontRateLimited`` (429): carries ``retry_after`` seconds from Front's header; workflows raise
+* ``FrontRateLimited`` (429): carries ``retry_after`` seconds read from Front's ``Retry-After``
+  (else ``X-RateLimit-Reset``, see ``retry_after_seconds``); workflows raise
   ``inngest.RetryAfterError`` so the step runs again after that delay.
 * ``FrontUnavailable`` (5xx, timeouts, connection errors): transient. Steps that write (drafts,
   replies) are retried; ``gather-context`` instead falls back at once to what the webhook carried
@@ -12,24 +13,39 @@ Errors say what a workflow should do about them:
 * ``FrontNotFound`` (404) and ``FrontError`` (other 4xx, or a response that is not the expected
   shape): the request or the data is wrong; a clear message, never a ``KeyError`` deep inside.
 
+A conversation merged into another answers **301** to the conversation it was merged into, for
+reads and for writes (``POST .../drafts``, ``.../messages``, ``.../comments``). Redirects are not
+followed by httpx (it would re-send a 301'd POST as a GET: the draft or the reply would silently not
+be written); ``_request`` sends the same request again for the new conversation, at most
+``MAX_MERGE_HOPS`` times, always to the configured API base.
+
 Webhook signatures live in ``support.front_webhook`` (no I/O there).
 """
 
 from __future__ import annotations
 
+import email.utils
 import logging
+import math
+import re
+import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
+from support import metrics
 from support.config import Config
 
 log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 15.0
 DEFAULT_RETRY_AFTER = 5.0
+MAX_RETRY_AFTER = 900.0  # Front's windows are a minute long; a larger value is a bad header
 MAX_PAGES = 5
+MAX_MERGE_HOPS = 2  # a conversation merged into one that was merged again
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 class FrontError(Exception):
@@ -60,11 +76,80 @@ class FrontRateLimited(FrontError):
         self.retry_after = retry_after
 
 
-def _retry_after(value: str | None) -> float:
-    try:
-        return max(0.0, float(value)) if value else DEFAULT_RETRY_AFTER
-    except ValueError:
+def retry_after_seconds(headers: httpx.Headers, now: float | None = None) -> float:
+    """How long Front asks us to wait after a 429, as Front documents its headers
+    (https://dev.frontapp.com/docs/rate-limiting):
+
+    * ``Retry-After``: seconds to wait (sent with every 429; also on the burst limits of
+      resource-intensive routes, where ``X-RateLimit-Remaining`` may still be above 0). An HTTP
+      date (RFC 9110) is accepted too.
+    * ``X-RateLimit-Reset``: the UNIX timestamp at which the window resets (sent on every answer);
+      used when ``Retry-After`` is missing or unreadable. Seconds; a value in milliseconds is
+      recognised by its size.
+
+    Header names are case-insensitive (``httpx.Headers``). Without either: ``DEFAULT_RETRY_AFTER``.
+    The result is within [0, ``MAX_RETRY_AFTER``].
+    """
+    now = time.time() if now is None else now
+    wait = _seconds(headers.get("retry-after"), now)
+    if wait is None:
+        reset = _number(headers.get("x-ratelimit-reset"))
+        if reset is not None and reset > 0:
+            wait = (reset / 1000 if reset > 1e11 else reset) - now
+    if wait is None:
         return DEFAULT_RETRY_AFTER
+    return min(max(wait, 0.0), MAX_RETRY_AFTER)
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        number = float(value) if value else None
+    except ValueError:
+        return None
+    return number if number is not None and math.isfinite(number) else None
+
+
+def _seconds(value: str | None, now: float) -> float | None:
+    number = _number(value)
+    if number is not None:
+        return number
+    if not value:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return when.timestamp() - now if when.tzinfo is not None else None
+
+
+def _path(url: str) -> str:
+    """The path of a request URL (relative or absolute), without the query string."""
+    return urlsplit(url).path or url.split("?")[0]
+
+
+_CONVERSATION = re.compile(r"/conversations/(?P<id>[^/?#]+)")
+
+
+def _merged_url(method: str, url: str, response: httpx.Response) -> str:
+    """The same request for the conversation a 301 names. Only the conversation id is taken from
+    ``Location`` (the request stays on our API base, so the token never goes anywhere else)."""
+    where = f"{method} {_path(url)}"
+    location = response.headers.get("location") or ""
+    new = _CONVERSATION.search(urlsplit(location).path)
+    old = _CONVERSATION.search(url)
+    if new is None or old is None:
+        raise FrontError(
+            f"Front {where} answered {response.status_code} to {location!r}, "
+            "which is not a merged conversation",
+            status=response.status_code,
+        )
+    log.info(
+        "front.conversation_merged from=%s into=%s request=%s",
+        old.group("id"),
+        new.group("id"),
+        where,
+    )
+    return url[: old.start("id")] + new.group("id") + url[old.end("id") :]
 
 
 def _error_message(response: httpx.Response) -> str:
@@ -108,6 +193,7 @@ class Message:
     customer_email: str | None
     is_draft: bool = False
     body_html: str = ""
+    version: str | None = None  # drafts: Front's current version (DELETE /drafts/{id} needs it)
 
     @classmethod
     def parse(cls, raw: Any) -> Message:
@@ -123,6 +209,7 @@ class Message:
         if not isinstance(created, int | float):
             raise FrontError(f"Front message {message_id}: created_at is not a number")
         subject = m.get("subject")
+        version = m.get("version")
         return cls(
             id=message_id,
             is_inbound=bool(m.get("is_inbound")),
@@ -132,6 +219,7 @@ class Message:
             customer_email=customer_address(m),
             is_draft=bool(m.get("is_draft")),
             body_html=body if isinstance(body, str) else "",
+            version=version if isinstance(version, str) and version else None,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -155,7 +243,9 @@ class FrontClient:
             base_url=base_url.rstrip("/"),
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
             timeout=timeout,
-            follow_redirects=True,  # a merged conversation answers 301 to the new one
+            # Never: httpx re-sends a redirected POST as a GET (a reply "sent" that sent nothing).
+            # A merged conversation's 301 is handled in ``_request``.
+            follow_redirects=False,
         )
 
     @classmethod
@@ -176,14 +266,36 @@ class FrontClient:
     # -- transport ---------------------------------------------------------------------------
 
     def _request(self, method: str, url: str, *, json: Any = None) -> Any:
-        where = f"{method} {url.split('?')[0]}"
+        """One Front call. A conversation merged into another answers 301 (for reads and for
+        writes): the same request (same method, same body) is sent again for the conversation
+        named by ``Location``, at most ``MAX_MERGE_HOPS`` times."""
+        for _ in range(MAX_MERGE_HOPS + 1):
+            response = self._send(method, url, json)
+            if response.status_code not in REDIRECTS:
+                return self._answer(method, url, response)
+            url = _merged_url(method, url, response)
+        raise FrontError(
+            f"Front {method} {_path(url)}: more than {MAX_MERGE_HOPS} merged conversations "
+            "in a row",
+            status=response.status_code,
+        )
+
+    def _send(self, method: str, url: str, json: Any) -> httpx.Response:
+        where = f"{method} {_path(url)}"
         try:
-            response = self._http.request(method, url, json=json)
+            return self._http.request(method, url, json=json)
         except httpx.TimeoutException as exc:
+            metrics.call_error("front", "timeout")
             raise FrontUnavailable(f"Front {where} timed out") from exc
         except httpx.HTTPError as exc:
+            metrics.call_error("front", "connection")
             raise FrontUnavailable(f"Front {where} failed: {exc}") from exc
+
+    def _answer(self, method: str, url: str, response: httpx.Response) -> Any:
+        where = f"{method} {_path(url)}"
         status = response.status_code
+        if status >= 400:
+            metrics.call_error("front", status)
         if status in (401, 403):
             raise FrontConfigError(
                 f"Front refused {where} ({status}: {_error_message(response)}): "
@@ -191,8 +303,13 @@ class FrontClient:
                 status=status,
             )
         if status == 429:
-            wait = _retry_after(response.headers.get("retry-after"))
-            raise FrontRateLimited(f"Front rate limit on {where}; retry after {wait:g} s", wait)
+            wait = retry_after_seconds(response.headers)
+            tier = response.headers.get("x-front-tier")
+            raise FrontRateLimited(
+                f"Front rate limit on {where}{f' (tier {tier})' if tier else ''}; "
+                f"retry after {wait:g} s",
+                wait,
+            )
         if status == 404:
             raise FrontNotFound(
                 f"Front {where}: not found ({_error_message(response)})", status=404
@@ -262,14 +379,19 @@ class FrontClient:
 
     def create_draft(
         self, conversation_id: str, *, body_html: str, channel_id: str, mode: str = "shared"
-    ) -> str:
-        """Create a reply draft; returns the draft's message id."""
+    ) -> Message:
+        """Create a reply draft; returns the draft (its ``id`` and ``version``)."""
         answer = self._request(
             "POST",
             f"/conversations/{conversation_id}/drafts",
             json={"body": body_html, "channel_id": channel_id, "mode": mode},
         )
-        return _str(_obj(answer, "draft").get("id"), "draft.id")
+        _str(_obj(answer, "draft").get("id"), "draft.id")
+        return Message.parse(answer)
+
+    def get_draft(self, draft_id: str) -> Message:
+        """A draft as Front has it now (``version`` changes with every edit)."""
+        return self.get_message(draft_id)
 
     def send_reply(
         self,
@@ -286,8 +408,12 @@ class FrontClient:
         uid = _obj(answer, "reply").get("message_uid")
         return uid if isinstance(uid, str) else ""
 
-    def delete_draft(self, draft_id: str) -> None:
-        self._request("DELETE", f"/drafts/{draft_id}")
+    def delete_draft(self, draft_id: str, version: str) -> None:
+        """Delete a draft. Front requires the draft's current ``version`` (``DeleteDraft``:
+        ``required: [version]``); read it with ``get_draft`` or keep it from ``create_draft``."""
+        if not version:
+            raise FrontError(f"deleting draft {draft_id} needs its version")
+        self._request("DELETE", f"/drafts/{draft_id}", json={"version": version})
 
     def comment(self, conversation_id: str, body: str) -> str:
         answer = self._request(

@@ -10,12 +10,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
 
 MAX_AGE_MS = 5 * 60 * 1000
 MAX_SKEW_MS = 5 * 1000
+
+MAX_ID_CHARS = 200
+"""Front ids are short (``cnv_…``, ``msg_…``); a signed delivery with a longer one is malformed."""
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 INBOUND_TYPES = frozenset({"inbound", "inbound_received"})
 OUTBOUND_TYPES = frozenset({"outbound", "out_reply", "outbound_sent"})
@@ -83,10 +89,22 @@ def _obj(value: Any, where: str) -> dict[str, Any]:
     return value
 
 
+def clean(text: str) -> str:
+    """``text`` encodable as UTF-8: each lone surrogate (JSON allows ``"\\ud83d"`` alone, UTF-8
+    does not) becomes U+FFFD. ``json.loads`` joins valid pairs, so any surrogate left is lone."""
+    return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
+
+
+def _text(value: Any) -> str | None:
+    return clean(value) if isinstance(value, str) and value else None
+
+
 def _str(value: Any, where: str) -> str:
     if not isinstance(value, str) or not value:
         raise PayloadError(f"{where} must be a non-empty string")
-    return value
+    if len(value) > MAX_ID_CHARS:
+        raise PayloadError(f"{where} is longer than {MAX_ID_CHARS} characters")
+    return clean(value)
 
 
 def customer_address(message: dict[str, Any]) -> str | None:
@@ -131,7 +149,9 @@ def parse(envelope: Any) -> Delivery:
     if not isinstance(inboxes, list):
         raise PayloadError("payload.source.data must be a list of inboxes")
     inbox_ids = tuple(
-        str(i["id"]) for i in inboxes if isinstance(i, dict) and isinstance(i.get("id"), str)
+        clean(i["id"])
+        for i in inboxes
+        if isinstance(i, dict) and isinstance(i.get("id"), str) and len(i["id"]) <= MAX_ID_CHARS
     )
     subject = message.get("subject") or conversation.get("subject")
     text = message.get("text") or message.get("body")
@@ -142,7 +162,7 @@ def parse(envelope: Any) -> Delivery:
         conversation_id=conversation_id,
         message_id=message_id,
         inbox_ids=inbox_ids,
-        subject=subject if isinstance(subject, str) else None,
-        message_body=text if isinstance(text, str) else None,
+        subject=_text(subject),
+        message_body=_text(text),
         customer_email=customer_address(message),
     )

@@ -31,6 +31,8 @@ from typing import Any
 
 import httpx
 
+from support import metrics
+
 SIGNATURE_HEADER = "X-Support-Signature"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 STATE_CHANGING = frozenset({"revoke-access", "transfer-purchase"})
@@ -93,10 +95,14 @@ class IntegrationClient:
         try:
             response = httpx.post(url, content=body, headers=headers, timeout=self._timeout)
         except httpx.TimeoutException as exc:
+            metrics.call_error("integration", "timeout")
             raise IntegrationUnavailable(f"integration {action} timed out") from exc
         except httpx.HTTPError as exc:
+            metrics.call_error("integration", "connection")
             raise IntegrationUnavailable(f"integration {action} failed: {exc}") from exc
         status = response.status_code
+        if status >= 400:
+            metrics.call_error("integration", status)
         message = _error_message(response)
         if status in (401, 403):
             raise IntegrationAuthError(

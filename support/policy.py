@@ -7,9 +7,16 @@ instructor) need one unless the app's ``approval_required`` list names the types
 Auto-send: off unless the app enabled it AND its trust score for the draft's category is above
 ``MIN_SCORE`` over at least ``MIN_SAMPLES`` samples AND the model's confidence is above
 ``MIN_CONFIDENCE`` AND the category is not one a human must always read (``NEVER_AUTO_SEND``).
+
+Refunds: the agent may propose one only inside ``REFUND_WINDOW_DAYS`` of the purchase, on a purchase
+that is not closed (``CLOSED_PURCHASE_STATUSES``); older cases go to a human (``support.agent.tools``
+enforces this in code).
 """
 
 from __future__ import annotations
+
+import datetime as dt
+from typing import Any
 
 from sqlalchemy import select
 
@@ -26,6 +33,24 @@ MIN_CONFIDENCE = 0.9
 NEVER_AUTO_SEND = frozenset(
     {"angry_customer", "legal", "refund", "chargeback", "security", "escalation", "unknown"}
 )
+
+REFUND_WINDOW_DAYS = 30
+CLOSED_PURCHASE_STATUSES = frozenset(
+    {"refunded", "transferred", "revoked", "chargeback", "disputed", "cancelled"}
+)
+
+
+def days_since(timestamp: Any, now: dt.datetime) -> int | None:
+    """Whole days from an ISO 8601 time (``Z`` allowed) to ``now``; None when unreadable."""
+    if not isinstance(timestamp, str) or not timestamp.strip():
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(timestamp.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return (now - moment).days
 
 
 def requires_approval(approval_required: list[str] | None, action_type: str) -> bool:

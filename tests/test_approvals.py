@@ -45,7 +45,9 @@ def test_rejection_needs_a_reason_and_records_it(app_id: int) -> None:
     assert outcome.won
     row = approval_row(action_id)
     assert (row["status"], row["reason"], row["action_status"]) == (
-        "rejected", "not eligible", "rejected",
+        "rejected",
+        "not eligible",
+        "rejected",
     )
     [entry] = audit_rows(action_id)
     assert entry["event"] == "approval.rejected"
@@ -194,3 +196,43 @@ def test_reminder_is_recorded_once_and_only_while_pending(app_id: int) -> None:
     other = make_request(app_id)
     approvals.decide(other, "approved", "U0APPROVER1")
     assert not approvals.mark_reminded(other)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("1999", 1999),
+        (" 2000 ", 2000),
+        (2000, 2000),
+        ("²", None),  # str.isdigit() is True, int() raises: once a 500
+        ("１００", None),  # full-width digits: int() reads 100: once taken as 100 cents
+        ("٣", None),  # Arabic-Indic three
+        ("0", None),
+        ("-5", None),
+        ("19.99", None),
+        ("9" * 400, None),
+        (True, None),
+        (None, None),
+    ],
+)
+def test_whole_amount_takes_ascii_digits_only(raw: object, expected: int | None) -> None:
+    assert approvals.whole_amount(raw) == expected
+
+
+def test_record_columns_are_read_by_name(app_id: int) -> None:
+    """Two ``str | None`` columns side by side (the app's channel, the posted message's channel):
+    swapped by position once, they would post to the wrong channel and still type-check."""
+    other = make_app("beta", slack_channel="C0APPCHANNEL", max_refund_amount=5000.0)
+    action_id = make_request(other, reasoning="why", customer_email="joe@example.com")
+    approvals.record_message(action_id, "C0POSTEDHERE", "1700000001.000200")
+    record = approvals.load(action_id)
+    assert record is not None
+    assert (record.app_channel, record.slack_channel) == ("C0APPCHANNEL", "C0POSTEDHERE")
+    assert (record.app_id, record.action_id, record.slack_ts) == (
+        other,
+        action_id,
+        "1700000001.000200",
+    )
+    assert (record.reasoning, record.customer_email) == ("why", "joe@example.com")
+    assert record.max_refund_amount == 5000.0 and record.status == "pending"
+    assert record.action_status == "pending_approval" and record.edits is None

@@ -40,7 +40,10 @@ def test_every_malformed_variable_is_named_at_once() -> None:
         )
     names = [p.split("=")[0] for p in err.value.problems]
     assert names == [
-        "DATABASE_URL", "SLACK_API_BASE_URL", "SLACK_APPROVER_IDS", "APPROVAL_TIMEOUT_HOURS",
+        "DATABASE_URL",
+        "SLACK_API_BASE_URL",
+        "SLACK_APPROVER_IDS",
+        "APPROVAL_TIMEOUT_HOURS",
         "INNGEST_SIGNING_KEY",
     ]
     assert "hunter2" not in str(err.value)
@@ -75,3 +78,35 @@ def test_inngest_dev_url_points_both_origins() -> None:
     assert cfg.is_dev
     assert cfg.inngest_api_origin == "http://127.0.0.1:8288"
     assert cfg.inngest_event_origin == "http://127.0.0.1:8288"
+
+
+def test_each_setting_is_declared_once_with_its_fix() -> None:
+    """``Config`` has exactly one field per ``Setting`` and no defaults of its own; every setting
+    says how to fix it (``doctor`` prints that text)."""
+    import dataclasses
+
+    fields = {f.name: f for f in dataclasses.fields(config.Config)}
+    attrs = [s.attr for s in config.SETTINGS]
+    assert len(attrs) == len(set(attrs)), "a setting is declared twice"
+    assert set(fields) - {"extra", "problems"} == set(attrs)
+    for attr in attrs:
+        assert fields[attr].default is dataclasses.MISSING, f"Config.{attr} repeats a default"
+    for s in config.SETTINGS:
+        assert s.fix_text.startswith(("set ", "unset ")) or "→" in s.fix_text, s.env
+        if s.secret or s.required_in_cloud or s.env.startswith(("FRONT_", "INTEGRATION_")):
+            assert s.fix.strip(), f"{s.env} has no fix text of its own"
+
+
+def test_lenient_load_keeps_what_parses_and_lists_the_problems() -> None:
+    cfg = config.load(
+        {"LOG_LEVEL": "LOUD", "DATABASE_URL": "postgres://x", "SLACK_TEAM_ID": "T0AAA"},
+        lenient=True,
+    )
+    assert cfg.log_level == "INFO"  # the default replaces the malformed value
+    assert cfg.database_url == ""  # never a guessed database
+    assert cfg.slack_team_id == "T0AAA"
+    names = [p.split("=")[0].split(" ")[0] for p in cfg.problems]
+    assert names == ["DATABASE_URL", "LOG_LEVEL", "INNGEST_EVENT_KEY", "INNGEST_SIGNING_KEY"]
+    assert config.load({"INNGEST_DEV": "1"}, lenient=True).problems == ()
+    with pytest.raises(config.ConfigError):
+        config.load({"LOG_LEVEL": "LOUD", "INNGEST_DEV": "1"})

@@ -29,6 +29,7 @@ from tests.conftest import (
 )
 from tests.fakes.anthropic import AnthropicFake
 from tests.fakes.front import FrontFake
+from tests.fakes.inngest_double import InngestDouble
 from tests.fakes.slack import SlackFake
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -291,13 +292,18 @@ def test_missing_credentials_each_fail_with_their_variable(fakes: Fakes, tmp_pat
 
 
 def test_inngest_dev_server_down(fakes: Fakes, sqlite_db: str) -> None:
-    settings = fakes.settings(sqlite_db, INNGEST_BASE_URL="http://127.0.0.1:9")
+    # PORT=3000 as `make run` sets it; the hint names the port this service listens on.
+    settings = fakes.settings(sqlite_db, INNGEST_BASE_URL="http://127.0.0.1:9", PORT="3000")
     add_app(settings)
     code, output = doctor_cli(settings)
     assert code == 1
     assert "npx inngest-cli@latest dev -u http://127.0.0.1:3000/api/inngest" in only(
         output, "fail", "inngest"
     )
+    settings.pop("PORT")  # unset: gunicorn's (and the image's) 8000
+    code, output = doctor_cli(settings)
+    line = only(output, "fail", "inngest")
+    assert "-u http://127.0.0.1:8000/api/inngest" in line and "var/inngest-dev.log" in line
 
 
 def test_inngest_dev_server_without_our_functions_warns(fakes: Fakes, sqlite_db: str) -> None:
@@ -426,3 +432,44 @@ def test_importing_the_app_still_fails_loudly_on_a_bad_config(tmp_path: Path) ->
 )
 def test_is_doctor_command(argv: list[str], expected: bool) -> None:
     assert is_doctor_command(argv) is expected
+
+
+def test_cloud_mode_without_inngest_keys_is_never_ok() -> None:
+    report = doctor.run(environ={"DATABASE_URL": "sqlite:////nonexistent/x.db"}, timeout=1)
+    output = report.render()
+    line = only(output, "fail", "inngest.server")
+    assert "INNGEST_SIGNING_KEY and INNGEST_EVENT_KEY unset" in line and "Signing keys" in line
+    assert not lines(output, "ok", "inngest.server")
+
+    # a self-hosted server that answers does not make it ok either
+    with InngestDouble() as double:
+        report = doctor.run(
+            environ={"DATABASE_URL": "sqlite:////nonexistent/x.db", "INNGEST_BASE_URL": double.url},
+            timeout=2,
+        )
+    line = only(report.render(), "fail", "inngest.server")
+    assert f"cloud mode ({double.url})" in line and "INNGEST_EVENT_KEY unset" in line
+
+
+def test_malformed_tokens_are_not_well_formed(fakes: Fakes, sqlite_db: str) -> None:
+    settings = fakes.settings(
+        sqlite_db, SLACK_BOT_TOKEN="foo", INNGEST_SIGNING_KEY="signkey-prod-abcdef"
+    )
+    settings.pop("INNGEST_DEV")
+    settings["INNGEST_EVENT_KEY"] = EVENT_KEY
+    report = doctor.run(environ=settings, timeout=2)  # create_app refuses this config
+    output = report.render()
+    assert report.exit_code == 1
+    line = only(output, "fail", "slack.auth")
+    assert "malformed" in line and "xoxb-" in line and "OAuth & Permissions" in line
+    assert not fakes.slack.calls("auth.test"), "a malformed token is not sent to Slack"
+    assert any(
+        "INNGEST_SIGNING_KEY" in x and "malformed" in x for x in lines(output, "fail", "config")
+    )
+    assert "well-formed" not in "".join(lines(output, "ok", "inngest.signing_key"))
+    assert "signkey-prod-abcdef" not in output
+
+    settings["INNGEST_SIGNING_KEY"] = "signkey-prod-" + "ab12" * 8  # 32 hex: cut short?
+    settings["SLACK_BOT_TOKEN"] = SLACK_TOKEN
+    code, output = doctor_cli(settings)
+    assert "32 hex digits" in only(output, "warn", "inngest.signing_key")

@@ -514,7 +514,14 @@ def test_front_drafts_replies_comments_assignee(front, front_http):
     assert edit.status_code == 200 and edit.json()["text"] == "v2"
     listed = front_http.get("/conversations/cnv_1/drafts").json()["_results"]
     assert [d["id"] for d in listed] == ["msg_draft_1"] and listed[0]["text"] == "v2"
-    assert front_http.delete("/drafts/msg_draft_1").status_code == 204
+    # Front's DeleteDraft requires the draft's current version (an edit moves it on)
+    refused = front_http.delete("/drafts/msg_draft_1")
+    assert refused.status_code == 400 and "version" in refused.json()["_error"]["message"]
+    stale = front_http.request("DELETE", "/drafts/msg_draft_1", json={"version": draft["version"]})
+    assert stale.status_code == 409
+    assert edit.json()["version"] != draft["version"]
+    current = {"version": edit.json()["version"]}
+    assert front_http.request("DELETE", "/drafts/msg_draft_1", json=current).status_code == 204
     assert front_http.get("/conversations/cnv_1/drafts").json()["_results"] == []
     assert front.deleted_drafts == ["msg_draft_1"]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from support import drafts
@@ -14,6 +15,7 @@ from support.front import (
     FrontNotFound,
     FrontRateLimited,
     FrontUnavailable,
+    retry_after_seconds,
 )
 from support.integrations import (
     IntegrationAuthError,
@@ -66,7 +68,7 @@ def test_pagination_follows_next(front: FrontFake) -> None:
 
 def test_writes_draft_comment_assign_reply(front: FrontFake) -> None:
     with client(front) as c:
-        draft_id = c.create_draft("cnv_1", body_html="<p>Hi</p>", channel_id="cha_1")
+        draft_id = c.create_draft("cnv_1", body_html="<p>Hi</p>", channel_id="cha_1").id
         c.comment("cnv_1", "note")
         c.assign("cnv_1", "tea_1")
         uid = c.send_reply("cnv_1", body_html="<p>Bye</p>")
@@ -109,6 +111,53 @@ def test_429_carries_retry_after(front: FrontFake) -> None:
     assert info.value.retry_after == 7
 
 
+def test_429_without_retry_after_waits_until_the_reset(front: FrontFake) -> None:
+    front.rate_limit_next("*", retry_after=None, reset_in=30, tier="tier-2")
+    with client(front) as c, pytest.raises(FrontRateLimited, match="tier-2") as info:
+        c.conversation_messages("cnv_1")
+    assert 28 <= info.value.retry_after <= 30
+    [call] = front.calls("*")
+    assert call.status == 429
+
+
+def test_the_fake_counts_requests_per_minute_like_front(front: FrontFake) -> None:
+    front.limit_rate(3)
+    with client(front) as c:
+        for _ in range(3):
+            c.get_message("msg_0")
+        with pytest.raises(FrontRateLimited) as info:
+            c.get_message("msg_0")
+    assert 1 <= info.value.retry_after <= 60
+    assert [r.status for r in front.calls("*")] == [200, 200, 200, 429]
+    front.limit_rate(None)
+    with client(front) as c:
+        assert c.get_message("msg_0").id == "msg_0"
+
+
+@pytest.mark.parametrize(
+    "headers,expected",
+    [
+        ({"Retry-After": "7"}, 7.0),
+        ({"RETRY-AFTER": "2.5"}, 2.5),  # header names are case-insensitive
+        ({"retry-after": "7", "x-ratelimit-reset": "1800000060"}, 7.0),  # Retry-After wins
+        ({"X-RateLimit-Reset": "1800000042"}, 42.0),  # UNIX seconds
+        ({"x-ratelimit-reset": "1800000042000"}, 42.0),  # or milliseconds
+        ({"retry-after": "Fri, 15 Jan 2027 08:00:20 GMT"}, 20.0),  # an HTTP date
+        ({"retry-after": "soon"}, 5.0),  # unreadable: the default
+        ({"retry-after": "nan"}, 5.0),
+        ({}, 5.0),
+        ({"retry-after": "-3"}, 0.0),
+        ({"retry-after": "86400"}, 900.0),  # capped
+        ({"x-ratelimit-reset": "1799999990"}, 0.0),  # already past
+    ],
+)
+def test_retry_after_is_read_as_front_documents_it(
+    headers: dict[str, str], expected: float
+) -> None:
+    now = 1_800_000_000.0  # 2027-01-15T08:00:00Z
+    assert retry_after_seconds(httpx.Headers(headers), now=now) == pytest.approx(expected)
+
+
 def test_timeout_is_unavailable(front: FrontFake) -> None:
     front.slow_next("GET /messages/*", 1.0)
     with FrontClient(TOKEN, front.url, timeout=0.2) as c, pytest.raises(FrontUnavailable):
@@ -127,11 +176,111 @@ def test_bad_shapes_give_clear_errors(front: FrontFake) -> None:
         c.create_draft("cnv_1", body_html="x", channel_id="cha_1")
 
 
+def test_draft_delete_sends_the_version_front_requires(front: FrontFake) -> None:
+    with client(front) as c:
+        draft = c.create_draft("cnv_1", body_html="<p>Hi</p>", channel_id="cha_1")
+        assert draft.version and draft.is_draft
+        assert c.get_draft(draft.id).version == draft.version
+        c.delete_draft(draft.id, draft.version)
+    [delete] = front.calls("DELETE /drafts/*")
+    assert delete.json == {"version": draft.version} and delete.status == 204
+    assert front.deleted_drafts == [draft.id]
+
+
+def test_fake_refuses_a_draft_delete_without_or_with_a_stale_version(front: FrontFake) -> None:
+    with client(front) as c:
+        draft = c.create_draft("cnv_1", body_html="<p>Hi</p>", channel_id="cha_1")
+        assert draft.version
+        with pytest.raises(FrontError, match="version") as info:
+            c._request("DELETE", f"/drafts/{draft.id}")  # what the client used to send
+        assert info.value.status == 400
+        with pytest.raises(FrontError, match="needs its version"):
+            c.delete_draft(draft.id, "")
+        newer = front.edit_draft_in_front(draft.id, "<p>Hi, edited</p>")
+        assert newer != draft.version
+        with pytest.raises(FrontError) as info:
+            c.delete_draft(draft.id, draft.version)
+        assert info.value.status == 409
+        assert c.get_draft(draft.id).version == newer
+        c.delete_draft(draft.id, newer)
+    assert front.deleted_drafts == [draft.id]
+
+
 def test_merged_conversation_is_followed(front: FrontFake) -> None:
     front.add_conversation("cnv_2", "inb_1", "Other", [{"message_id": "msg_x", "text": "x"}])
     front.merge_conversation("cnv_old", "cnv_2")
     with client(front) as c:
         assert [m.id for m in c.conversation_messages("cnv_old")] == ["msg_x"]
+
+
+def test_writes_on_a_merged_conversation_go_to_the_one_it_was_merged_into(
+    front: FrontFake,
+) -> None:
+    front.add_conversation("cnv_2", "inb_1", "Other", [{"message_id": "msg_x", "text": "x"}])
+    front.merge_conversation("cnv_old", "cnv_2")
+    with client(front) as c:
+        draft = c.create_draft("cnv_old", body_html="<p>Hi</p>", channel_id="cha_1")
+        uid = c.send_reply("cnv_old", body_html="<p>Bye</p>", channel_id="cha_1")
+        comment_id = c.comment("cnv_old", "note")
+        c.assign("cnv_old", "tea_1")
+    assert draft.id == front.drafts[0]["draft"]["id"]
+    assert front.drafts[0]["conversation_id"] == "cnv_2"
+    assert front.sent[0]["conversation_id"] == "cnv_2" and front.sent[0]["message_uid"] == uid
+    assert uid and front.sent[0]["request"]["body"] == "<p>Bye</p>"
+    assert front.comments[0]["comment"]["id"] == comment_id
+    assert front.assignments == [{"conversation_id": "cnv_2", "assignee_id": "tea_1"}]
+    # each write was answered 301 once, then sent again with the same method and body
+    for path, verb in [
+        ("/conversations/*/drafts", "POST"),
+        ("/conversations/*/messages", "POST"),
+        ("/conversations/*/comments", "POST"),
+        ("/conversations/*/assignee", "PUT"),
+    ]:
+        calls = front.calls(path)
+        assert [(r.method, r.path.split("/")[2], r.status) for r in calls] == [
+            (verb, "cnv_old", 301),
+            (verb, "cnv_2", calls[1].status),
+        ]
+        assert calls[1].status in (200, 201, 202, 204) and calls[0].json == calls[1].json
+    assert not front.calls("GET /conversations/cnv_2/drafts")  # no POST turned into a GET
+
+
+def test_merge_chains_are_followed_a_couple_of_hops_only(front: FrontFake) -> None:
+    front.add_conversation("cnv_3", "inb_1", "Final", [{"message_id": "msg_y", "text": "y"}])
+    front.merge_conversation("cnv_a", "cnv_b")
+    front.merge_conversation("cnv_b", "cnv_3")
+    with client(front) as c:
+        c.comment("cnv_a", "two hops")
+    assert front.comments[0]["conversation_id"] == "cnv_3"
+    front.merge_conversation("cnv_3", "cnv_c")
+    front.merge_conversation("cnv_c", "cnv_a")  # a loop
+    with client(front) as c, pytest.raises(FrontError, match="merged conversations"):
+        c.comment("cnv_a", "loop")
+    assert len(front.comments) == 1
+
+
+def test_a_redirect_that_names_no_conversation_is_an_error(front: FrontFake) -> None:
+    front.fail_next(
+        "POST /conversations/*/messages", 301, headers={"Location": "https://evil.example/x"}
+    )
+    with client(front) as c, pytest.raises(FrontError, match="not a merged conversation"):
+        c.send_reply("cnv_1", body_html="<p>Bye</p>")
+    assert front.sent == [] and len(front.calls("*")) == 1
+
+
+def test_the_merged_conversation_is_reached_on_our_api_base_only(front: FrontFake) -> None:
+    front.fail_next(
+        "POST /conversations/*/comments",
+        301,
+        headers={"Location": "https://elsewhere.example/conversations/cnv_1/comments"},
+    )
+    with client(front) as c:
+        c.comment("cnv_9", "note")
+    assert [r.path for r in front.calls("*")] == [
+        "/conversations/cnv_9/comments",
+        "/conversations/cnv_1/comments",
+    ]
+    assert front.comments[0]["conversation_id"] == "cnv_1"
 
 
 def test_markdown_becomes_safe_html() -> None:

@@ -26,23 +26,35 @@ def cloud_settings(tmp_path: Path, double: InngestDouble, **extra: str) -> dict[
 def test_cli_sync_registers_every_function_in_dev_mode(tmp_path: Path) -> None:
     with InngestDouble() as double:
         app = create_app(
-            {"INNGEST_DEV": "1", "INNGEST_BASE_URL": double.url,
-             "DATABASE_URL": f"sqlite:///{tmp_path}/d.db"}
+            {
+                "INNGEST_DEV": "1",
+                "INNGEST_BASE_URL": double.url,
+                "DATABASE_URL": f"sqlite:///{tmp_path}/d.db",
+            }
         )
-        result = app.test_cli_runner().invoke(args=["inngest", "sync", "--url", "http://127.0.0.1:3000"])
+        result = app.test_cli_runner().invoke(
+            args=["inngest", "sync", "--url", "http://127.0.0.1:3000"]
+        )
         assert result.exit_code == 0, result.output
         assert "registered functions at http://127.0.0.1:3000/api/inngest" in result.output
         ids = set(double.functions)
-        assert {"support-agent-handle-inbound-message", "support-agent-request-approval",
-                "support-agent-execute-action", "support-agent-process-refund"} <= ids
+        assert {
+            "support-agent-handle-inbound-message",
+            "support-agent-request-approval",
+            "support-agent-execute-action",
+            "support-agent-process-refund",
+        } <= ids
         urls = {r["body"]["url"] for r in double.register_requests}
         assert urls == {"http://127.0.0.1:3000/api/inngest"}
 
 
 def test_cli_sync_reports_an_unreachable_server(tmp_path: Path) -> None:
     app = create_app(
-        {"INNGEST_DEV": "1", "INNGEST_BASE_URL": "http://127.0.0.1:9",
-         "DATABASE_URL": f"sqlite:///{tmp_path}/d.db"}
+        {
+            "INNGEST_DEV": "1",
+            "INNGEST_BASE_URL": "http://127.0.0.1:9",
+            "DATABASE_URL": f"sqlite:///{tmp_path}/d.db",
+        }
     )
     result = app.test_cli_runner().invoke(args=["inngest", "sync"])
     assert result.exit_code != 0
@@ -61,7 +73,9 @@ def test_cloud_mode_sync_without_public_url(tmp_path: Path) -> None:
             # The operator's in-process sync still works.
             result = app.test_cli_runner().invoke(args=["inngest", "sync", "--url", server.url])
             assert result.exit_code == 0, result.output
-            assert {r["body"]["url"] for r in double.register_requests} == {server.url + "/api/inngest"}
+            assert {r["body"]["url"] for r in double.register_requests} == {
+                server.url + "/api/inngest"
+            }
 
 
 def test_cloud_mode_with_public_url_pins_the_registered_url(tmp_path: Path) -> None:
@@ -85,7 +99,10 @@ def test_unsigned_and_stale_calls_are_refused_in_cloud_mode(tmp_path: Path) -> N
             from tests.fakes.inngest_double._support import sign
 
             stale = sign(b"{}", key, unix_s=1_000_000_000)
-            assert httpx.post(url, content=b"{}", headers={"X-Inngest-Signature": stale}).status_code == 401
+            assert (
+                httpx.post(url, content=b"{}", headers={"X-Inngest-Signature": stale}).status_code
+                == 401
+            )
             assert httpx.put(server.url + "/api/inngest?probe=nonsense").status_code == 400
 
 
@@ -114,8 +131,68 @@ def test_cli_ping_proves_the_loop(tmp_path: Path) -> None:
 
 def test_cli_ping_explains_a_failed_send(tmp_path: Path) -> None:
     app = create_app(
-        {"INNGEST_DEV": "1", "INNGEST_BASE_URL": "http://127.0.0.1:9",
-         "DATABASE_URL": f"sqlite:///{tmp_path}/p.db"}
+        {
+            "INNGEST_DEV": "1",
+            "INNGEST_BASE_URL": "http://127.0.0.1:9",
+            "DATABASE_URL": f"sqlite:///{tmp_path}/p.db",
+        }
     )
     result = app.test_cli_runner().invoke(args=["inngest", "ping"])
     assert result.exit_code != 0 and "could not send support/ping" in result.output
+
+
+def test_cli_sync_refuses_a_url_that_is_not_one(tmp_path: Path) -> None:
+    with InngestDouble() as double:
+        app = create_app(
+            {
+                "INNGEST_DEV": "1",
+                "INNGEST_BASE_URL": double.url,
+                "DATABASE_URL": f"sqlite:///{tmp_path}/d.db",
+            }
+        )
+        for bad in ("not-a-url", "ftp://x.example", "http://has space.example", ""):
+            result = app.test_cli_runner().invoke(args=["inngest", "sync", "--url", bad])
+            assert result.exit_code != 0, (bad, result.output)
+            assert "is not an http(s) URL" in result.output
+        assert double.register_requests == []
+
+
+def test_cloud_mode_sync_refuses_without_public_url(tmp_path: Path) -> None:
+    key = "signkey-test-" + secrets.token_hex(32)
+    with InngestDouble(signing_key=key, event_key="evkey") as double:
+        app = create_app(cloud_settings(tmp_path, double))
+        result = app.test_cli_runner().invoke(args=["inngest", "sync"])
+        assert result.exit_code != 0
+        assert "PUBLIC_URL is unset" in result.output and "nothing was registered" in result.output
+        assert double.register_requests == []
+
+
+def test_dev_mode_sync_defaults_to_port(tmp_path: Path) -> None:
+    with InngestDouble() as double:
+        app = create_app(
+            {
+                "INNGEST_DEV": "1",
+                "INNGEST_BASE_URL": double.url,
+                "DATABASE_URL": f"sqlite:///{tmp_path}/d.db",
+                "PORT": "3123",
+            }
+        )
+        result = app.test_cli_runner().invoke(args=["inngest", "sync"])
+        assert result.exit_code == 0, result.output
+        assert {r["body"]["url"] for r in double.register_requests} == {
+            "http://127.0.0.1:3123/api/inngest"
+        }
+
+
+def test_cli_sync_says_when_no_answer_came(tmp_path: Path) -> None:
+    app = create_app(
+        {
+            "INNGEST_DEV": "1",
+            "INNGEST_BASE_URL": "http://127.0.0.1:9",
+            "DATABASE_URL": f"sqlite:///{tmp_path}/d.db",
+        }
+    )
+    result = app.test_cli_runner().invoke(args=["inngest", "sync"])
+    assert result.exit_code != 0
+    assert "no answer from http://127.0.0.1:9/fn/register" in result.output
+    assert "Connection refused" in result.output and "HTTP 500" not in result.output

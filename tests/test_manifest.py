@@ -52,6 +52,8 @@ METHOD_SCOPES: dict[str, frozenset[str]] = {
     "views.update": frozenset(),
     "views.push": frozenset(),
     "users.info": frozenset({"users:read"}),
+    # the approval channel may be public or private: a retried post looks for its own message
+    "conversations.history": frozenset({"channels:history", "groups:history"}),
     "users.lookupByEmail": frozenset({"users:read.email"}),
     "conversations.open": frozenset({"im:write"}),
     "reactions.add": frozenset({"reactions:write"}),
@@ -539,8 +541,8 @@ def test_checker_reports_a_new_web_api_call_whose_scope_is_missing() -> None:
 
 
 def test_checker_reports_a_method_missing_from_the_table() -> None:
-    problems = synthetic(CALLS_SRC + "\n\ndef h(c):\n    c.conversations_history(channel='C1')\n")
-    one(problems, "conversations.history", "METHOD_SCOPES")
+    problems = synthetic(CALLS_SRC + "\n\ndef h(c):\n    c.conversations_replies(channel='C1')\n")
+    one(problems, "conversations.replies", "METHOD_SCOPES")
     problems = synthetic(CALLS_SRC + "\n\ndef h(c):\n    c.api_call('bookmarks.add')\n")
     one(problems, "bookmarks.add", "METHOD_SCOPES")
 

@@ -15,6 +15,7 @@ import pytest
 from support import approvals
 from support.db.models import utcnow
 from support.workflows.reconcile_decisions import resend_id
+from support.workflows.request_approval import retry_after_seconds
 from tests.approval_helpers import (
     Stack,
     approval_row,
@@ -45,7 +46,10 @@ def test_request_is_posted_with_buttons_and_the_run_waits(stack: Stack) -> None:
     assert channel == APPROVAL_CHANNEL
     message = stack.slack.message(channel, ts)
     assert button_ids(message) == {
-        "approve_action", "reject_action", "edit_action", "open_in_front",
+        "approve_action",
+        "reject_action",
+        "edit_action",
+        "open_in_front",
     }
     [run] = stack.inngest.runs_for("request-approval")
     assert run.status == "waiting"
@@ -215,3 +219,91 @@ def test_reject_with_reason_reaches_the_audit_log_and_the_revised_draft(stack: S
     assert entry["detail"]["reason"] == "Outside the refund window"
     assert entry["actor"] == APPROVERS[0]
     assert "Rejected by" in str(stack.message(action_id)["blocks"])
+
+
+def test_retried_post_adopts_the_message_slack_applied_but_answered_late(stack: Stack) -> None:
+    """chat.postMessage is applied at once but answered after the client's 10 s timeout: the step
+    fails and is retried. Once, the retry posted a second message, whose twin kept live buttons
+    after the decision. Now the retry finds the first one (its metadata names the action) and
+    adopts it."""
+    action_id = stack.new_request()
+    stack.slack.slow_next("chat.postMessage", 11.0)  # longer than the app's 10 s client timeout
+    stack.inngest.send(stack.request_event(action_id))
+    stack.inngest.wait_idle(timeout=60)
+
+    [posted] = stack.slack.posted
+    assert posted["metadata"] == {
+        "event_type": "approval_request",
+        "event_payload": {"action_id": action_id},
+    }
+    [(channel, ts)] = list(stack.slack.messages)
+    row = approval_row(action_id)
+    assert (row["slack_channel"], row["slack_ts"]) == (channel, ts)
+    [run] = stack.inngest.runs_for("request-approval")
+    assert run.status == "waiting"
+    entry = next(a for a in audit_rows(action_id) if a["event"] == "approval.posted")
+    assert entry["detail"]["adopted"] is True
+    history = [r for r in stack.slack.requests if r.path == "/api/conversations.history"]
+    assert history, "the retry did not look before posting"
+
+    assert stack.click(action_id).status_code == 200
+    eventually(lambda: finished(stack, "request-approval"), what="run finished")
+    live = [m for m in stack.slack.messages.values() if "approve_action" in str(m["blocks"])]
+    assert live == []
+
+
+def test_first_post_does_not_read_the_channel(stack: Stack) -> None:
+    action_id = stack.new_request()
+    stack.request_approval(action_id)
+    assert [r for r in stack.slack.requests if r.path == "/api/conversations.history"] == []
+    entry = next(a for a in audit_rows(action_id) if a["event"] == "approval.posted")
+    assert entry["detail"]["adopted"] is False
+
+
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [
+        ({"Retry-After": "3"}, 3),
+        ({"retry-after": "7"}, 7),  # HTTP/2 and many proxies send lower-case names
+        ({"RETRY-AFTER": ["5"]}, 5),
+        ({}, 1),
+        ({"retry-after": "soon"}, 1),
+        ({"retry-after": "²"}, 1),
+    ],
+)
+def test_retry_after_is_read_whatever_its_case(headers: dict[str, Any], seconds: int) -> None:
+    assert retry_after_seconds(headers) == seconds
+
+
+def test_slack_fake_history_is_like_slacks() -> None:
+    """conversations.history in the fake: newest first, metadata only on request, no thread
+    replies, ``oldest`` exclusive, cursor pages (what find_posted relies on)."""
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+
+    from tests.fakes.slack import SlackFake
+
+    with SlackFake("xoxb-t") as slack:
+        client = WebClient(token="xoxb-t", base_url=slack.url + "/api/")
+        meta = {"event_type": "approval_request", "event_payload": {"action_id": "act_1"}}
+        first = client.chat_postMessage(channel="C1", text="one", metadata=meta)["ts"]
+        client.chat_postMessage(channel="C1", text="reply", thread_ts=first)
+        second = client.chat_postMessage(channel="C1", text="two")["ts"]
+        client.chat_postMessage(channel="C2", text="elsewhere")
+
+        plain = client.conversations_history(channel="C1")
+        assert [m["ts"] for m in plain["messages"]] == [second, first]
+        assert all("metadata" not in m for m in plain["messages"])
+        full = client.conversations_history(channel="C1", include_all_metadata=True)
+        assert full["messages"][1]["metadata"] == meta
+        after = client.conversations_history(channel="C1", oldest=first)
+        assert [m["ts"] for m in after["messages"]] == [second]
+        page = client.conversations_history(channel="C1", limit=1)
+        assert page["has_more"] and page["response_metadata"]["next_cursor"]
+        rest = client.conversations_history(
+            channel="C1", limit=1, cursor=page["response_metadata"]["next_cursor"]
+        )
+        assert [m["ts"] for m in rest["messages"]] == [first] and not rest["has_more"]
+        with pytest.raises(SlackApiError) as refused:
+            client.chat_postMessage(channel="C1", text="x", metadata={"event_type": 1})
+        assert refused.value.response["error"] == "invalid_metadata_format"

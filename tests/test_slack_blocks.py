@@ -5,9 +5,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import pathlib
+import re
 from typing import Any
 
-from slack import blocks
+import pytest
+
+from slack import blocks, mrkdwn
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, 0)
 
@@ -147,3 +151,88 @@ def test_home_view_lists_oldest_first_with_age_and_buttons() -> None:
 def test_reminder_mentions_the_approvers() -> None:
     text = blocks.reminder_text(pending(), ("U0A", "U0B"), NOW)
     assert "<@U0A> <@U0B>" in text and "expires" in text
+
+
+# -- the draft preview: Markdown shown as Slack mrkdwn ------------------------------------------
+
+DRAFTS = pathlib.Path(__file__).parent / "fixtures" / "drafts"
+
+
+def draft_section(view: blocks.RequestView) -> str:
+    [text] = [
+        b["text"]["text"]
+        for b in rendered(view)
+        if b["type"] == "section" and b["text"]["text"].startswith("*Draft reply:*")
+    ]
+    assert isinstance(text, str)
+    return text
+
+
+@pytest.mark.parametrize("sample", sorted(p.stem for p in DRAFTS.glob("*.md")))
+def test_real_drafts_are_shown_as_slack_mrkdwn(sample: str) -> None:
+    markdown = (DRAFTS / f"{sample}.md").read_text()
+    expected = (DRAFTS / f"{sample}.mrkdwn").read_text()
+    text = draft_section(pending(draft_body=markdown))
+    assert text == "*Draft reply:*\n" + expected
+    assert "**" not in text and "](" not in text  # no Markdown left for Slack to show literally
+    assert text.count("```") % 2 == 0
+
+
+def test_mrkdwn_conversion_rules() -> None:
+    md = mrkdwn.to_mrkdwn
+    assert md("Hi **Jane**, we are *on it*.") == "Hi *Jane*, we are _on it_."
+    assert md("__strong__ and _em_") == "*strong* and _em_"
+    assert md("[the guide](https://x.test/a?b=1&c=2)") == "<https://x.test/a?b=1&amp;c=2|the guide>"
+    assert md("<https://x.test>") == "<https://x.test>"
+    assert md("[a|b](https://x.test/p|q)") == "<https://x.test/p%7Cq|a¦b>"
+    assert md("# Title\n\ntext") == "*Title*\n\ntext"
+    assert md("- a\n- b\n  1. c\n  2. d") == "• a\n• b\n    1. c\n    2. d"
+    assert md("3. three\n4. four") == "3. three\n4. four"
+    assert (
+        md("```python\nif a < b and c > d & e:\n```")
+        == "```\nif a &lt; b and c &gt; d &amp; e:\n```"
+    )
+    assert md("use `<tag>` here") == "use `&lt;tag&gt;` here"
+    assert md("> quoted\n> **line**") == "> quoted\n> *line*"
+
+
+def test_the_draft_cannot_ping_or_inject_slack_markup() -> None:
+    text = mrkdwn.to_mrkdwn("Hey <!channel> and <@U0APPROVER1>, see <https://evil.test|Front>")
+    assert "<!channel>" not in text and "<@U0APPROVER1>" not in text
+    assert "&lt;!channel&gt;" in text and "&lt;@U0APPROVER1&gt;" in text
+    assert mrkdwn.to_mrkdwn("[click](javascript:alert(1))") == "[click](javascript:alert(1))"
+    assert "<b>" not in mrkdwn.to_mrkdwn("<b>raw html</b>")
+
+
+def test_a_long_draft_is_cut_at_a_block_within_the_section_limit() -> None:
+    paragraphs = [f"Paragraph {i}: " + "**word** " * 60 for i in range(20)]
+    text = draft_section(pending(draft_body="\n\n".join(paragraphs)))
+    assert len(text) <= blocks.SECTION_TEXT_LIMIT
+    assert text.endswith(mrkdwn.CUT_NOTE)
+    kept = text.split("\n\n")[:-1]
+    assert all(p.startswith("Paragraph") and p.rstrip().endswith("*word*") for p in kept[1:])
+
+
+def test_one_huge_code_block_is_cut_and_closed() -> None:
+    code = "```\n" + "\n".join(f"line {i} <x> & y" for i in range(800)) + "\n```"
+    text = draft_section(pending(draft_body=code))
+    assert len(text) <= blocks.SECTION_TEXT_LIMIT
+    assert text.count("```") == 2 and text.endswith(mrkdwn.CUT_NOTE)
+    assert not re.search(r"&[a-z]*…", text)  # no half entity
+
+
+def test_one_huge_paragraph_of_links_is_cut_without_half_a_link() -> None:
+    body = " ".join(f"[link {i}](https://x.test/{i})" for i in range(400))
+    text = draft_section(pending(draft_body=body))
+    assert len(text) <= blocks.SECTION_TEXT_LIMIT
+    shown = text.removesuffix(mrkdwn.CUT_NOTE)
+    assert shown.count("<") == shown.count(">")
+
+
+@pytest.mark.parametrize("size", [2900, 2950, 2975, 2990, 3000, 3100])
+def test_the_cut_note_always_fits(size: int) -> None:
+    first = "a" * (size - 100)
+    body = f"{first}\n\n" + "b" * 90 + "\n\nlast"
+    text = mrkdwn.preview(body, 2980)
+    assert len(text) <= 2980
+    assert text.endswith(mrkdwn.CUT_NOTE) or text == mrkdwn.to_mrkdwn(body)

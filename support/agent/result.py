@@ -17,6 +17,33 @@ class ProposedAgentAction(BaseModel):
     requires_approval: bool = True
 
 
+class Usage(BaseModel):
+    """Tokens of a run, as the API reported them (``input`` excludes the cached parts)."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, validate_by_name=True, validate_by_alias=True
+    )
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+
+    def add(self, other: dict[str, Any]) -> None:
+        for name in type(self).model_fields:
+            value = other.get(name, other.get(to_camel(name)))
+            if isinstance(value, int) and not isinstance(value, bool):
+                setattr(self, name, getattr(self, name) + value)
+
+    @property
+    def total(self) -> int:
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_read_input_tokens
+            + self.cache_creation_input_tokens
+        )
+
+
 class AgentResult(BaseModel):
     model_config = ConfigDict(
         alias_generator=to_camel, validate_by_name=True, validate_by_alias=True
@@ -29,8 +56,23 @@ class AgentResult(BaseModel):
     turns: int = 0
     stop_reason: str = "end_turn"
     tools_used: list[str] = Field(default_factory=list)
+    refusals: list[dict[str, Any]] = Field(default_factory=list)
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    model: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)
+
+    def usage(self) -> dict[str, Any]:
+        """The run's cost inputs (for the audit log and the logs)."""
+        return {
+            "model": self.model,
+            "turns": self.turns,
+            "inputTokens": self.input_tokens,
+            "outputTokens": self.output_tokens,
+            "cacheReadInputTokens": self.cache_read_input_tokens,
+            "cacheCreationInputTokens": self.cache_creation_input_tokens,
+        }

@@ -2,7 +2,9 @@
 
 ``configure(url)`` is called by the app factory with the validated ``DATABASE_URL``; the engine itself
 is built by the first ``engine()`` / ``session()`` call. MySQL gets ``pool_pre_ping`` so a restarted
-server costs one reconnect, not an error; SQLite gets WAL and a busy timeout so concurrent writers
+server costs one reconnect, not an error, and no reset-on-return ROLLBACK (every unit of work ends
+its own transaction; see ``build_engine``); ``reader()`` is an autocommit MySQL engine for fresh
+one-statement reads (one round trip each); SQLite gets WAL and a busy timeout so concurrent writers
 wait instead of failing.
 """
 
@@ -20,18 +22,20 @@ from sqlalchemy.orm import Session, sessionmaker
 _lock = threading.Lock()
 _url: str | None = None
 _engine: Engine | None = None
+_reader: Engine | None = None
 _sessionmaker: sessionmaker[Session] | None = None
 
 
 def configure(url: str) -> None:
     """Set the database URL; an engine built for another URL is disposed."""
-    global _url, _engine, _sessionmaker
+    global _url, _engine, _reader, _sessionmaker
     with _lock:
         if url == _url:
             return
-        if _engine is not None:
-            _engine.dispose()
-        _url, _engine, _sessionmaker = url, None, None
+        for built in (_engine, _reader):
+            if built is not None:
+                built.dispose()
+        _url, _engine, _reader, _sessionmaker = url, None, None, None
 
 
 def url() -> str:
@@ -58,12 +62,51 @@ def build_engine(database_url: str) -> Engine:
         return eng
     return create_engine(
         database_url,
+        # A restarted server: the ping (one round trip at checkout) finds a dead connection and
+        # the pool replaces it, so the request that checks it out still succeeds; a disconnect
+        # seen mid-statement invalidates every older pooled connection as well.
         pool_pre_ping=True,
+        # No ROLLBACK when a connection goes back to the pool: every checkout ends its own
+        # transaction (``session()`` commits or rolls back; a ``Connection`` closed inside a
+        # transaction rolls it back itself, and the pool then skips its reset anyway). The reset
+        # only ever ran after a COMMIT, one needless round trip per unit of work.
+        pool_reset_on_return=None,
         pool_recycle=1800,
         pool_size=5,
         max_overflow=10,
         connect_args={"connect_timeout": 5},
     )
+
+
+def build_reader(database_url: str) -> Engine:
+    """A MySQL engine for single-statement reads that must be fresh (the Front door's inbox
+    lookup): autocommit, so a SELECT is the only round trip (no transaction to end, no ROLLBACK;
+    ``skip_autocommit_rollback``) and no pre-ping. A connection the server dropped (a restart)
+    raises a disconnect error, which invalidates it and every older pooled connection; the
+    caller retries the read once (see ``support.apps.inbox_owner``)."""
+    return create_engine(
+        database_url,
+        isolation_level="AUTOCOMMIT",
+        skip_autocommit_rollback=True,
+        pool_reset_on_return=None,
+        pool_recycle=1800,
+        pool_size=5,
+        max_overflow=10,
+        connect_args={"connect_timeout": 5},
+    )
+
+
+def reader() -> Engine:
+    """The engine for fresh single-statement reads: ``build_reader`` on MySQL; on SQLite (no
+    round trips to save) the ordinary engine."""
+    global _reader
+    if url().startswith("sqlite"):
+        return engine()
+    if _reader is None:
+        with _lock:
+            if _reader is None:
+                _reader = build_reader(url())
+    return _reader
 
 
 def engine() -> Engine:
@@ -86,5 +129,6 @@ def session() -> Iterator[Session]:
 
 
 def dispose() -> None:
-    if _engine is not None:
-        _engine.dispose()
+    for built in (_engine, _reader):
+        if built is not None:
+            built.dispose()

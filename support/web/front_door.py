@@ -3,6 +3,11 @@
 The event id is Front's event id, so Front's retries of the same delivery start no second run
 (Inngest drops an id it has seen in 24 h). No model or Front API call happens here: the answer is
 fast, and if the event cannot be sent the answer is 503 so Front delivers again (nothing is lost).
+
+Answers: 401 unsigned; 400 signed but unreadable (bad JSON, nested too deep, missing ids); 200
+accepted or ignored; 503 only for what a later delivery can fix (Inngest unreachable or slow, the
+database unavailable). The send is one bounded attempt (``inngest_client.send_bounded``), so the
+answer always comes well within Front's 5 s. Lone surrogates in the text are replaced (U+FFFD).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import json
 import logging
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy.exc import SQLAlchemyError
 
 from support import apps, front_webhook, inngest_client
 from support.config import Config
@@ -49,9 +55,11 @@ def front_webhook_door() -> Response | tuple[Response, int]:
 
     try:
         delivery = front_webhook.parse(json.loads(body))
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         if isinstance(exc, front_webhook.PayloadError):
             return error_response(400, "bad_payload", str(exc))
+        if isinstance(exc, RecursionError):
+            return error_response(400, "bad_json", "body is nested too deeply")
         return error_response(400, "bad_json", "body is not valid JSON")
 
     if delivery.kind == "sync":
@@ -62,7 +70,11 @@ def front_webhook_door() -> Response | tuple[Response, int]:
     if delivery.kind == "outbound":
         return _send(OutboundSent(conversation_id=conversation_id, message_id=message_id), delivery)
 
-    owner = apps.inbox_owner(delivery.inbox_ids)
+    try:
+        owner = apps.inbox_owner(delivery.inbox_ids)
+    except SQLAlchemyError:
+        log.exception("front.webhook.database_error event_id=%s", delivery.event_id)
+        return error_response(503, "database_unavailable", "database unavailable; Front will retry")
     if owner is None:
         log.info(
             "front.webhook.no_app event_id=%s inbox_ids=%s",
@@ -88,12 +100,21 @@ def _send(
     event: InboundReceived | OutboundSent, delivery: front_webhook.Delivery
 ) -> Response | tuple[Response, int]:
     try:
-        inngest_client.send(event.to_event(event_id=delivery.ids()[0]))
-    except Exception:
-        log.exception(
-            "front.webhook.send_failed event_id=%s conversation_id=%s",
+        inngest_client.send_bounded(event.to_event(event_id=delivery.ids()[0]))
+    except inngest_client.EventRejected as exc:
+        log.error(
+            "front.webhook.event_rejected event_id=%s conversation_id=%s error=%s",
             delivery.event_id,
             delivery.conversation_id,
+            exc,
+        )
+        return error_response(422, "event_rejected", str(exc))
+    except inngest_client.EventNotSent as exc:
+        log.warning(
+            "front.webhook.send_failed event_id=%s conversation_id=%s error=%s",
+            delivery.event_id,
+            delivery.conversation_id,
+            exc,
         )
         return error_response(503, "event_not_sent", "could not reach Inngest; Front will retry")
     log.info(

@@ -27,6 +27,7 @@ from support.events import ACTION_ID_FIELD, ExecuteActionRequested
 from support.front import FrontClient, FrontError
 from support.inngest_client import definitions
 from support.integrations import IntegrationAuthError, IntegrationRejected
+from support.workflows.failures import on_failure
 from support.workflows.inbound_steps import front_call_failed, integration_for, load_app
 from support.workflows.process_refund import process_refund
 
@@ -90,6 +91,7 @@ def create_action_draft(action: dict[str, Any]) -> dict[str, Any]:
     fn_id="execute-action",
     trigger=inngest.TriggerEvent(event=ExecuteActionRequested.NAME),
     retries=3,
+    on_failure=on_failure,
 )
 def execute_action(ctx: inngest.ContextSync) -> dict[str, Any]:
     action_id = ExecuteActionRequested.parse(ctx.event.data).action_id

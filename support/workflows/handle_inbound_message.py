@@ -5,9 +5,11 @@ Trigger ``front/inbound_received``. One conversation at a time: throttled to one
 the SDK's default burst of 1 would start two), paired with a concurrency limit of 1 on the same key.
 Excess runs are queued, never dropped. Duplicate webhooks are stopped by the event id.
 
-Steps: ``gather-context`` -> ``check-rules`` (stop with a recorded reason) -> ``agent-reasoning`` ->
-either ``create-action`` + ``support/approval.requested`` (needs approval), ``create-action`` +
-invoke ``execute-action`` (a safe action), and/or ``create-draft`` (+ maybe ``auto-send-draft``).
+Steps: ``gather-context`` -> ``check-rules`` (stop with a recorded reason) -> ``agent-turn-1``,
+``agent-turn-2``, ... (one model call each, with the tools it asked for: a failure in turn k retries
+turn k only) -> ``agent-reasoning`` (the decision and the run's tokens) -> either ``create-action`` +
+``support/approval.requested`` (needs approval), ``create-action`` + invoke ``execute-action`` (a
+safe action), and/or ``create-draft`` (+ maybe ``auto-send-draft``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import Any
 
 import inngest
 
+from support import agent
+from support.config import current
 from support.events import (
     ACTION_ID_FIELD,
     ApprovalRequested,
@@ -27,8 +31,11 @@ from support.events import (
 from support.inngest_client import definitions
 from support.workflows import inbound_steps as steps
 from support.workflows.execute_action import execute_action
+from support.workflows.failures import on_failure
 
 CONVERSATION_KEY = "event.data.conversationId"
+MESSAGE_KEY = "event.data.messageId"
+"""One run per Front message for 24 h, whatever the delivery (event) ids it arrives under."""
 
 
 @definitions.create_function(
@@ -38,7 +45,9 @@ CONVERSATION_KEY = "event.data.conversationId"
         key=CONVERSATION_KEY, limit=1, period=dt.timedelta(seconds=10), burst=0
     ),
     concurrency=[inngest.Concurrency(key=CONVERSATION_KEY, limit=1)],
+    idempotency=MESSAGE_KEY,
     retries=4,
+    on_failure=on_failure,
 )
 def handle_inbound_message(ctx: inngest.ContextSync) -> dict[str, Any]:
     event = InboundReceived.parse(ctx.event.data)
@@ -51,7 +60,11 @@ def handle_inbound_message(ctx: inngest.ContextSync) -> dict[str, Any]:
         )
         return {"outcome": "skipped", "reason": rules["reason"]}
 
-    decision = ctx.step.run("agent-reasoning", steps.agent_reasoning, context)
+    turns: list[dict[str, Any]] = []
+    while agent.stopped(turns, current().agent_max_turns) is None:
+        turn = ctx.step.run(f"agent-turn-{len(turns) + 1}", steps.agent_turn, context, list(turns))
+        turns.append(turn)
+    decision = ctx.step.run("agent-reasoning", steps.agent_reasoning, context, turns)
     out: dict[str, Any] = {"outcome": "nothing", "degraded": context["degraded"]}
     proposed = decision.get("action")
 
@@ -63,7 +76,7 @@ def handle_inbound_message(ctx: inngest.ContextSync) -> dict[str, Any]:
             app_id=event.app_id,
             action=ProposedAction(type=action["type"], parameters=action["parameters"]),
             agent_reasoning=decision.get("reasoning") or "",
-            customer_email=context.get("customerEmail"),
+            customer_email=steps.account_owner(context),
         )
         ctx.step.send_event(
             "request-approval",

@@ -8,6 +8,7 @@ problems, ``RetryAfterError`` for Front's 429, anything else is retried.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from typing import Any
 
@@ -18,8 +19,10 @@ from support import agent as agent_module
 from support.config import current
 from support.db.models import App
 from support.events import InboundReceived
-from support.front import FrontClient, FrontConfigError, FrontError, FrontRateLimited
+from support.front import FrontClient, FrontConfigError, FrontError, FrontRateLimited, Message
 from support.integrations import IntegrationClient, IntegrationError
+
+log = logging.getLogger(__name__)
 
 HISTORY_LIMIT = 10
 TEXT_LIMIT = 4000
@@ -80,23 +83,72 @@ def integration_for(app: App) -> IntegrationClient:
     )
 
 
+def sender_address(raw_message: Any) -> str | None:
+    """Who sent the message: its ``from`` recipient as Front reports it (never ``reply-to``).
+
+    ``Message.customer_email`` is where the answer goes (``reply-to`` first); the customer's
+    *identity*, whose account the agent may read, is the sender.
+    """
+    if not isinstance(raw_message, dict):
+        return None
+    for r in raw_message.get("recipients") or []:
+        if isinstance(r, dict) and r.get("role") == "from" and isinstance(r.get("handle"), str):
+            handle = r["handle"].strip()
+            return handle or None
+    return None
+
+
+def read_inbound(front: FrontClient, message_id: str) -> tuple[Message, str | None]:
+    """The message and its sender, from one ``GET /messages/{id}``."""
+    # Message.parse keeps the reply address only; the raw body still has the `from` recipient.
+    raw = front._request("GET", f"/messages/{message_id}")
+    return Message.parse(raw), sender_address(raw)
+
+
+def read_recent(
+    front: FrontClient, conversation_id: str
+) -> tuple[list[Message], dict[str, str | None]]:
+    """The newest ``HISTORY_LIMIT`` messages (one page, newest first) and each one's sender."""
+    body = front._request("GET", f"/conversations/{conversation_id}/messages?limit={HISTORY_LIMIT}")
+    raw = body.get("_results") if isinstance(body, dict) else None
+    if not isinstance(raw, list):
+        raise FrontError("Front answered an unexpected shape: messages._results is not a list")
+    messages = [Message.parse(m) for m in raw]
+    return messages, {m.id: sender_address(r) for m, r in zip(messages, raw, strict=True)}
+
+
 def gather_context(event: InboundReceived) -> dict[str, Any]:
-    """Message, recent history, customer, app user and purchases; degraded when a source failed."""
+    """Message, recent history, sender, app user and purchases; degraded when a source failed.
+
+    The app user and purchases are read for the *sender* as Front reports it (``GET
+    /messages/{id}``, else the message in the conversation's listing). When Front cannot be read
+    at all the sender is unknown (the webhook's address may be a ``reply-to``): no account data.
+    """
     config = current()
     app = load_app(event.app_id)
     degraded: list[str] = []
     text = event.message_body or ""
     subject = event.subject
     email = event.customer_email
+    sender: str | None = None
+    message: Message | None = None
     history: list[dict[str, Any]] = []
     outbound_streak = 0
     try:
         with FrontClient.from_config(config) as front:
-            message = front.get_message(event.message_id)
-            recent = front.conversation_messages(event.conversation_id, limit=HISTORY_LIMIT)
-        text = message.text or text
-        subject = message.subject or subject
-        email = message.customer_email or email
+            try:
+                message, sender = read_inbound(front, event.message_id)
+            except FrontError as exc:
+                front_call_failed(exc)
+                degraded.append(f"front: {exc}")
+            recent, senders = read_recent(front, event.conversation_id)
+        if message is None:  # the single read failed: the listing has Front's copy too
+            message = next((m for m in recent if m.id == event.message_id), None)
+            sender = senders.get(event.message_id) if message is not None else None
+        if message is not None:
+            text = message.text or text
+            subject = message.subject or subject
+            email = message.customer_email or email
         for m in recent:
             if m.id == event.message_id:
                 continue
@@ -113,10 +165,10 @@ def gather_context(event: InboundReceived) -> dict[str, Any]:
 
     user: dict[str, Any] | None = None
     purchases: list[dict[str, Any]] = []
-    if email:
+    if sender:
         try:
             client = integration_for(app)
-            user = client.lookup_user(email)
+            user = client.lookup_user(sender)
             if user is not None:
                 purchases = client.get_purchases(str(user["id"]))
         except IntegrationError as exc:
@@ -131,7 +183,8 @@ def gather_context(event: InboundReceived) -> dict[str, Any]:
         "frontEventId": event.front_event_id,
         "subject": subject,
         "message": text[:TEXT_LIMIT],
-        "customerEmail": email,
+        "customerEmail": email,  # where the reply goes
+        "senderEmail": sender,  # who the customer is (None: unconfirmed)
         "history": list(reversed(history)),  # oldest first, as a human reads it
         "outboundStreak": outbound_streak,
         "user": user,
@@ -179,23 +232,86 @@ def check_rules(context: dict[str, Any]) -> dict[str, Any]:
     return {"stop": reason is not None, "reason": reason}
 
 
-def agent_reasoning(context: dict[str, Any]) -> dict[str, Any]:
+def _agent_context(context: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in context.items() if k not in ("appId", "frontEventId")}
+
+
+def agent_turn(context: dict[str, Any], turns: list[dict[str, Any]]) -> dict[str, Any]:
+    """One model call and the tools it asked for (``agent-turn-N``); refusals go to the audit log."""
     config = current()
     app = load_app(int(context["appId"]))
-    agent_context = {k: v for k, v in context.items() if k not in ("appId", "frontEventId")}
     try:
-        result = agent_module.run(
-            agent_context,
-            config=config,
-            app_name=app.name,
-            approval_required=app.approval_required,
-            integration=integration_for(app),
-        )
+        with agent_module.model_client(config) as model:
+            turn = agent_module.take_turn(
+                model,
+                config=config,
+                context=_agent_context(context),
+                app_name=app.name,
+                turns=turns,
+                integration=integration_for(app),
+            )
     except agent_module.AgentUnavailable:
         raise  # retried by Inngest
     except agent_module.AgentError as exc:
         raise inngest.NonRetriableError(str(exc)) from exc
+    for refusal in turn["refused"]:
+        audit.append(
+            "agent.tool_refused",
+            actor="agent",
+            conversation_id=context["conversationId"],
+            detail={**refusal, "messageId": context["messageId"], "turn": turn["turn"]},
+        )
+        log.warning(
+            "agent.tool_refused conversation_id=%s tool=%s reason=%s",
+            context["conversationId"],
+            refusal["tool"],
+            refusal["reason"],
+        )
+    return turn
+
+
+def agent_reasoning(context: dict[str, Any], turns: list[dict[str, Any]]) -> dict[str, Any]:
+    """The decision from the run's turns; the run's tokens go to the audit log and the logs."""
+    config = current()
+    app = load_app(int(context["appId"]))
+    result = agent_module.finish(
+        _agent_context(context),
+        turns,
+        approval_required=app.approval_required,
+        max_turns=config.agent_max_turns,
+        model=config.anthropic_model,
+    )
+    usage = result.usage()
+    audit.append(
+        "agent.completed",
+        actor="agent",
+        conversation_id=context["conversationId"],
+        detail={
+            **usage,
+            "messageId": context["messageId"],
+            "stopReason": result.stop_reason,
+            "action": result.action.type if result.action else None,
+            "refusals": len(result.refusals),
+        },
+    )
+    log.info(
+        "agent.usage conversation_id=%s model=%s turns=%d input=%d output=%d cache_read=%d "
+        "cache_write=%d stop_reason=%s",
+        context["conversationId"],
+        result.model,
+        result.turns,
+        result.input_tokens,
+        result.output_tokens,
+        result.cache_read_input_tokens,
+        result.cache_creation_input_tokens,
+        result.stop_reason,
+    )
     return result.to_json()
+
+
+def account_owner(context: dict[str, Any]) -> str | None:
+    """Whose account an action touches: the confirmed sender, else the reply address."""
+    return context.get("senderEmail") or context.get("customerEmail")
 
 
 def create_action(run_id: str, context: dict[str, Any], decision: dict[str, Any]) -> dict[str, Any]:
@@ -209,10 +325,23 @@ def create_action(run_id: str, context: dict[str, Any], decision: dict[str, Any]
         requires_approval=bool(proposed.get("requiresApproval", True)),
         reasoning=decision.get("reasoning") or "",
         draft_body=decision.get("draftBody"),
-        customer_email=context.get("customerEmail"),
+        customer_email=account_owner(context),
         context_degraded=bool(context.get("degraded")),
         approval_timeout_hours=current().approval_timeout_hours,
+        usage=decision_usage(decision),
     )
+
+
+def decision_usage(decision: dict[str, Any]) -> dict[str, Any]:
+    keys = (
+        "model",
+        "turns",
+        "inputTokens",
+        "outputTokens",
+        "cacheReadInputTokens",
+        "cacheCreationInputTokens",
+    )
+    return {k: decision.get(k) for k in keys}
 
 
 def create_draft(context: dict[str, Any], decision: dict[str, Any]) -> dict[str, Any]:
@@ -239,4 +368,8 @@ def auto_send_gate(context: dict[str, Any], decision: dict[str, Any]) -> dict[st
     )
     if allowed and context.get("degraded"):
         allowed, reason = False, "context was degraded"
+    sender = (context.get("senderEmail") or "").strip().casefold()
+    reply_to = (context.get("customerEmail") or "").strip().casefold()
+    if allowed and sender != reply_to:
+        allowed, reason = False, "the reply goes to another address than the sender's"
     return {"allowed": allowed, "reason": reason}

@@ -14,9 +14,12 @@ import inngest
 from support import audit
 from support.events import Ping
 from support.inngest_client import definitions
+from support.workflows.failures import on_failure
 
 
-@definitions.create_function(fn_id="ping", trigger=inngest.TriggerEvent(event=Ping.NAME))
+@definitions.create_function(
+    fn_id="ping", trigger=inngest.TriggerEvent(event=Ping.NAME), on_failure=on_failure
+)
 def ping(ctx: inngest.ContextSync) -> dict[str, Any]:
     request = Ping.parse(ctx.event.data)
 

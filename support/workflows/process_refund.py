@@ -20,6 +20,7 @@ from support import actions
 from support.events import ProcessRefundRequested, RefundCompleted
 from support.inngest_client import definitions
 from support.integrations import IntegrationAuthError, IntegrationRejected
+from support.workflows.failures import on_failure
 from support.workflows.inbound_steps import integration_for, load_app
 
 
@@ -55,6 +56,7 @@ def revoke_access(action_id: str) -> dict[str, Any]:
     fn_id="process-refund",
     trigger=inngest.TriggerEvent(event=ProcessRefundRequested.NAME),
     retries=4,
+    on_failure=on_failure,
 )
 def process_refund(ctx: inngest.ContextSync) -> dict[str, Any]:
     action_id = ProcessRefundRequested.parse(ctx.event.data).action_id

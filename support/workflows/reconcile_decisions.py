@@ -25,6 +25,7 @@ import inngest
 from support import approvals
 from support.events import ApprovalDecided
 from support.inngest_client import definitions
+from support.workflows.failures import on_failure
 
 FN_ID = "reconcile-decisions"
 CRON = "*/5 * * * *"
@@ -61,6 +62,7 @@ def find_unresolved(run_id: str) -> list[dict[str, Any]]:
     fn_id=FN_ID,
     trigger=inngest.TriggerCron(cron=CRON),
     concurrency=[inngest.Concurrency(limit=1)],
+    on_failure=on_failure,
 )
 def reconcile_decisions(ctx: inngest.ContextSync) -> dict[str, Any]:
     found = ctx.step.run("find-unresolved", find_unresolved, ctx.run_id)

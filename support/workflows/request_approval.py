@@ -3,7 +3,10 @@
 Trigger: ``support/approval.requested`` (``ApprovalRequested``); one run per action
 (``idempotency`` on ``event.data.actionId``). Steps, top to bottom::
 
-    post-to-slack            Block Kit message with the buttons; channel + ts (+ expires_at) saved
+    post-to-slack            Block Kit message with the buttons, tagged with the action id (message
+                             metadata); channel + ts (+ expires_at) saved. A retry adopts a message
+                             an earlier attempt posted but never heard back about
+                             (conversations.history), instead of posting a second one
     check-decision           the row may already be decided (a click faster than the wait)
     wait-for-decision        support/approval.decided where data.actionId matches, until reminder time
     send-reminder            thread reply mentioning the approvers (skipped if decided meanwhile)
@@ -36,6 +39,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from slack import blocks
+from slack.messages import slack_client, update_message, view_of
 from support import approvals, audit
 from support import config as config_module
 from support.events import (
@@ -45,6 +49,7 @@ from support.events import (
     ApprovalRequested,
 )
 from support.inngest_client import definitions
+from support.workflows.failures import on_failure
 
 log = logging.getLogger(__name__)
 
@@ -53,35 +58,60 @@ EXECUTE_ACTION_FN_ID = "execute-action"
 REVISE_DRAFT_FN_ID = "revise-draft"
 
 
-def slack_client() -> WebClient:
-    from slack.bolt_app import web_client
-
-    return web_client(config_module.current())
-
-
-def view_of(record: approvals.ApprovalRecord) -> blocks.RequestView:
-    return blocks.RequestView.from_dict(record.as_dict())
-
-
-def update_message(client: WebClient, record: approvals.ApprovalRecord) -> bool:
-    """Redraw the request's channel message from the row (buttons only while pending)."""
-    if not (record.slack_channel and record.slack_ts):
-        return False
-    view = view_of(record)
-    client.chat_update(
-        channel=record.slack_channel,
-        ts=record.slack_ts,
-        text=blocks.fallback_text(view),
-        blocks=blocks.as_dicts(blocks.request_blocks(view)),
-    )
-    return True
+def retry_after_seconds(headers: Any) -> int:
+    """Slack's ``Retry-After`` (seconds), whatever the header's case; 1 when absent or unreadable."""
+    for name, value in dict(headers or {}).items():
+        if str(name).lower() == "retry-after":
+            text = str(value[0] if isinstance(value, list) and value else value).strip()
+            return int(text) if text.isascii() and text.isdigit() and len(text) < 6 else 1
+    return 1
 
 
 def _retry_on_rate_limit(exc: SlackApiError) -> Exception:
     if exc.response is not None and exc.response.status_code == 429:
-        delay = int(exc.response.headers.get("Retry-After", "1") or 1)
+        delay = retry_after_seconds(exc.response.headers)
         return inngest.RetryAfterError(f"Slack rate limit: {exc}", delay * 1000)
     return exc
+
+
+REQUEST_EVENT_TYPE = "approval_request"
+"""Slack message metadata ``event_type`` of a request message; its payload names the action."""
+CLOCK_SKEW = dt.timedelta(minutes=5)
+HISTORY_PAGES = 10
+
+
+def request_metadata(action_id: str) -> dict[str, Any]:
+    return {"event_type": REQUEST_EVENT_TYPE, "event_payload": {"action_id": action_id}}
+
+
+def find_posted(client: WebClient, channel: str, action_id: str, since: dt.datetime) -> str | None:
+    """The ts of a request message already posted for ``action_id`` (found by its metadata).
+
+    A post can be applied by Slack and still fail here (answered after the client's timeout): a
+    retried step looks before posting again, so no second message with live buttons appears.
+    """
+    oldest = (since - CLOCK_SKEW).replace(tzinfo=dt.UTC).timestamp()
+    cursor = None
+    for _ in range(HISTORY_PAGES):
+        page = client.conversations_history(
+            channel=channel,
+            oldest=f"{max(oldest, 0):.6f}",
+            include_all_metadata=True,
+            limit=200,
+            cursor=cursor,
+        )
+        for message in page.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if metadata.get("event_type") == REQUEST_EVENT_TYPE and (
+                payload.get("action_id") == action_id
+            ):
+                return str(message["ts"])
+        cursor = (page.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            return None
+    log.warning("approval.history_not_exhausted action_id=%s channel=%s", action_id, channel)
+    return None
 
 
 def _load(action_id: str) -> approvals.ApprovalRecord:
@@ -94,8 +124,10 @@ def _load(action_id: str) -> approvals.ApprovalRecord:
 # --- steps ----------------------------------------------------------------------------------
 
 
-def post_to_slack(action_id: str, timeout_hours: float) -> dict[str, Any]:
-    """Post the request once: a retried step finds the saved ts and redraws instead of reposting."""
+def post_to_slack(action_id: str, timeout_hours: float, attempt: int = 0) -> dict[str, Any]:
+    """Post the request once. A retried step (``attempt`` > 0) first takes the saved ts, then looks
+    in the channel for a message it posted but never heard back about (tagged with the action id
+    in its metadata) and adopts it, so a retry never leaves a second message with live buttons."""
     record = _load(action_id)
     if record.slack_channel and record.slack_ts:
         return {"channel": record.slack_channel, "ts": record.slack_ts, "reposted": False}
@@ -108,26 +140,32 @@ def post_to_slack(action_id: str, timeout_hours: float) -> dict[str, Any]:
     view = view_of(record)
     if record.expires_at is None:
         view = blocks.RequestView.from_dict({**record.as_dict(), "expires_at": expires_at})
+    client = slack_client()
     try:
-        response = slack_client().chat_postMessage(
-            channel=channel,
-            text=blocks.fallback_text(view),
-            blocks=blocks.as_dicts(blocks.request_blocks(view)),
-            unfurl_links=False,
-        )
+        found = find_posted(client, channel, action_id, record.created_at) if attempt else None
+        if found is None:
+            response = client.chat_postMessage(
+                channel=channel,
+                text=blocks.fallback_text(view),
+                blocks=blocks.as_dicts(blocks.request_blocks(view)),
+                metadata=request_metadata(action_id),
+                unfurl_links=False,
+            )
+            ts = str(response["ts"])
+            channel = str(response.get("channel") or channel)
+        else:
+            ts = found
     except SlackApiError as exc:
         raise _retry_on_rate_limit(exc) from exc
-    ts = str(response["ts"])
-    channel = str(response.get("channel") or channel)
     approvals.record_message(action_id, channel, ts, expires_at)
     audit.append(
         "approval.posted",
         actor="system",
         action_id=action_id,
         conversation_id=record.conversation_id,
-        detail={"channel": channel, "ts": ts},
+        detail={"channel": channel, "ts": ts, "adopted": found is not None},
     )
-    return {"channel": channel, "ts": ts, "reposted": True}
+    return {"channel": channel, "ts": ts, "reposted": found is None}
 
 
 def check_decision(action_id: str) -> str:
@@ -227,6 +265,7 @@ def wait_plan(
     trigger=inngest.TriggerEvent(event=ApprovalRequested.NAME),
     idempotency=f"event.data.{ACTION_ID_FIELD}",
     retries=5,
+    on_failure=on_failure,
 )
 def request_approval(ctx: inngest.ContextSync) -> dict[str, Any]:
     request = ApprovalRequested.parse(ctx.event.data)
@@ -236,7 +275,9 @@ def request_approval(ctx: inngest.ContextSync) -> dict[str, Any]:
         config.approval_timeout_hours, config.approval_reminder_hours
     )
 
-    ctx.step.run("post-to-slack", post_to_slack, action_id, config.approval_timeout_hours)
+    ctx.step.run(
+        "post-to-slack", post_to_slack, action_id, config.approval_timeout_hours, ctx.attempt
+    )
     status = ctx.step.run("check-decision", check_decision, action_id)
     if status == "pending":
         decided = ctx.step.wait_for_event(

@@ -18,6 +18,7 @@ from support.config import current
 from support.events import ACTION_ID_FIELD, DraftRevisionRequested
 from support.front import FrontClient, FrontError
 from support.inngest_client import definitions
+from support.workflows.failures import on_failure
 from support.workflows.inbound_steps import front_call_failed, integration_for, load_app
 
 INSTRUCTIONS = (
@@ -98,6 +99,7 @@ def create_revised_draft(action_id: str, reason: str, revision: dict[str, Any]) 
     fn_id="revise-draft",
     trigger=inngest.TriggerEvent(event=DraftRevisionRequested.NAME),
     retries=3,
+    on_failure=on_failure,
 )
 def revise_draft(ctx: inngest.ContextSync) -> dict[str, Any]:
     request = DraftRevisionRequested.parse(ctx.event.data)

@@ -1,11 +1,10 @@
 """MariaDB restarted in the middle of a run: the run finishes and no decision is lost.
 
-Runs last (file name) and only where it may restart the local server: as root, with
-``/usr/sbin/mariadbd`` present and the test database on 127.0.0.1. MariaDB is stopped with
-``mysqladmin shutdown`` and started again the way this machine starts it
-(``start-stop-daemon --start --background --exec /usr/sbin/mariadbd``), in a ``finally``: the server
-is always running again when the test ends. Other sessions may share the server, so the outage is
-kept to a few seconds.
+The outage happens on a PRIVATE ``mariadbd`` (``tests/private_mariadb.py``: its own data directory,
+socket and free port, started from a copy of the binary), never on the machine's shared MariaDB,
+which every other test run uses. The app under gunicorn gets a database on that private server
+(created here, migrated by the CLI when the world starts); ``stop()`` shuts that server down (SIGTERM
+to the process this test started) and ``start()`` brings it back on the same data directory and port.
 
 The scenario: an approved refund is executing; the product app takes a few seconds to answer the
 refund call; meanwhile the database goes away. The refund call returns, the next step (recording the
@@ -16,90 +15,43 @@ Slack before the outage, is decided after it: the gunicorn workers' Slack listen
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
 from tests.e2e.harness import World, eventually, open_world, render_blocks
+from tests.private_mariadb import PrivateMariaDB, private_mariadb
 
-MARIADBD = "/usr/sbin/mariadbd"
+__all__ = ["private_mariadb"]  # the fixture, used below
+
 RETRY_DELAY = 20.0
 INTEGRATION_TIMEOUT = 10.0  # virtual seconds: a failed step waits until the test advances the clock
 
-pytestmark = [
-    pytest.mark.mysql,
-    pytest.mark.runs_last,
-    pytest.mark.parametrize("database_url", ["mysql"], indirect=True),
-]
-
-
-def _ping() -> bool:
-    result = subprocess.run(
-        ["mysqladmin", "--protocol=tcp", "-h127.0.0.1", "-uroot", "--connect-timeout=2", "ping"],
-        capture_output=True,
-        check=False,
-    )
-    return result.returncode == 0
-
-
-def _running() -> bool:
-    result = subprocess.run(
-        ["start-stop-daemon", "--status", "--exec", MARIADBD], capture_output=True, check=False
-    )
-    return result.returncode == 0
-
-
-def _until(check: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"MariaDB: timed out waiting until {what}")
-        time.sleep(0.1)
-
-
-def stop_mariadb() -> None:
-    subprocess.run(
-        ["mysqladmin", "--protocol=tcp", "-h127.0.0.1", "-uroot", "shutdown"],
-        capture_output=True,
-        check=False,
-    )
-    _until(lambda: not _running(), 30, "mariadbd has exited")
-
-
-def start_mariadb() -> None:
-    if not _running():
-        subprocess.run(
-            ["start-stop-daemon", "--start", "--oknodo", "--background", "--exec", MARIADBD],
-            check=True,
-        )
-    _until(_ping, 60, "mariadbd answers ping")
+pytestmark = [pytest.mark.mysql, pytest.mark.runs_last]
 
 
 @pytest.fixture(scope="module")
-def restartable(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    host = urlsplit(database_url).hostname
-    if os.geteuid() != 0 or not Path(MARIADBD).exists() or host not in ("127.0.0.1", "localhost"):
-        pytest.skip("restarting MariaDB needs root, /usr/sbin/mariadbd and a local test database")
-    if not shutil.which("mysqladmin") or not shutil.which("start-stop-daemon"):
-        pytest.skip("mysqladmin and start-stop-daemon are needed to restart MariaDB")
+def restartable(
+    private_mariadb: PrivateMariaDB, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[World, PrivateMariaDB]]:
     with open_world(
-        database_url,
+        private_mariadb.create_database(),
         tmp_path_factory.mktemp("restart"),
         retry_delay=RETRY_DELAY,
         # the refund call must outlive the outage: answer after 4 s, well inside the timeout
         INTEGRATION_TIMEOUT_SECONDS=str(INTEGRATION_TIMEOUT),
     ) as world:
-        yield world
+        yield world, private_mariadb
 
 
-def test_run_survives_a_mariadb_restart_and_keeps_every_decision(restartable: World) -> None:
-    world = restartable
+def test_run_survives_a_mariadb_restart_and_keeps_every_decision(
+    restartable: tuple[World, PrivateMariaDB],
+) -> None:
+    world, server = restartable
+    # the private server runs from a copy: nothing matching /usr/sbin/mariadbd can find it
+    assert Path(f"/proc/{server.pid}/exe").resolve() == server.binary.resolve()
     world.reset()
     first = world.propose_refund("evt_db1", "cnv_db1")
     second = world.propose_refund("evt_db2", "cnv_db2")
@@ -110,7 +62,8 @@ def test_run_survives_a_mariadb_restart_and_keeps_every_decision(restartable: Wo
     eventually(lambda: world.integration.refunds, what="the refund call in flight")
     outage = time.monotonic()
     try:
-        stop_mariadb()
+        server.stop()
+        assert not server.ping()
         [execute] = [r for r in world.inngest.runs_for("execute-action")]
         # the refund answer arrives; recording it fails on the dead database: a retry is due
         eventually(
@@ -121,7 +74,7 @@ def test_run_survives_a_mariadb_restart_and_keeps_every_decision(restartable: Wo
             what="a step failing on the stopped database",
         )
     finally:
-        start_mariadb()
+        server.start()
         outage = time.monotonic() - outage
     assert outage < 20, f"MariaDB was down {outage:.1f} s"
 

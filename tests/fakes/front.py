@@ -20,15 +20,18 @@ Endpoints::
     GET    /inboxes/{id}/channels
     GET    /conversations/{id}/drafts           the conversation's drafts not deleted
     POST   /conversations/{id}/drafts           needs body + channel_id (else 400) -> draft message
-    PATCH  /drafts/{id}                         edit a draft (body, channel_id)
-    DELETE /drafts/{id}                         204
+    PATCH  /drafts/{id}                         edit a draft (body, channel_id): version + 1
+    DELETE /drafts/{id}                         needs {"version": <the draft's current version>}
+                                                (400 without it, 409 when stale) -> 204
     POST   /conversations/{id}/messages         send a reply -> 202 {"status", "message_uid"}
     POST   /channels/{id}/messages              new outbound conversation -> 202
     POST   /conversations/{id}/comments         needs body -> 201 comment
     PUT    /conversations/{id}/assignee         {"assignee_id"} -> 204
 
 Failures: ``fail_next("/conversations/*/messages", 500)``, ``rate_limit_next(key, retry_after=2)``
-(429 with ``retry-after`` seconds and Front's ``_error`` body).
+(429 with ``retry-after`` seconds, ``x-ratelimit-reset`` and Front's ``_error`` body);
+``limit_rate(per_minute)`` counts requests like Front does. Every answer carries
+``x-ratelimit-limit`` / ``-remaining`` / ``-reset`` (https://dev.frontapp.com/docs/rate-limiting).
 
 Client side (what Front sends to ``/webhooks/front``)
 ------------------------------------------------------
@@ -45,10 +48,12 @@ import hashlib
 import hmac
 import html
 import json
+import math
 import re
 import time
 from typing import Any
 
+from tests.contracts import front as contract
 from tests.fakes.http import FakeServer, Recorded, Reply, bearer_token
 
 _TITLES = {
@@ -63,10 +68,37 @@ _TITLES = {
 }
 
 API_BASE_FOR_LINKS = "https://api2.frontapp.com"
+DEFAULT_RATE_LIMIT = 50  # requests per minute on Front's Starter plan
 
 
 def front_error(status: int, message: str) -> dict[str, Any]:
     return {"_error": {"status": status, "title": _TITLES.get(status, "Error"), "message": message}}
+
+
+def _draft_version(draft_id: str, n: int) -> str:
+    """An opaque version string like Front's (``551ba368...-26028-1701804863304-945c``)."""
+    digest = hashlib.md5(draft_id.encode()).hexdigest()  # noqa: S324 - not security
+    return f"{digest}-{n}-{1701804863304 + n}"
+
+
+def _version_number(version: str) -> int:
+    return int(version.split("-")[1])
+
+
+def front_markup(body: str) -> str:
+    """A body as Front stores it: Front keeps a draft in its own markup, so what comes back from
+    ``GET`` is not, byte for byte, what was posted (paragraphs become ``<div>``, ``<strong>`` /
+    ``<em>`` become ``<b>`` / ``<i>``, whitespace between tags and ``&quot;`` go). The words stay."""
+    out = re.sub(r">\s+<", "><", body.strip())
+    for ours, front in (("p", "div"), ("strong", "b"), ("em", "i")):
+        out = re.sub(rf"<{ours}(\s[^>]*)?>", f"<{front}>", out)
+        out = out.replace(f"</{ours}>", f"</{front}>")
+    return out.replace("&quot;", '"')
+
+
+def _public(stored: dict[str, Any]) -> dict[str, Any]:
+    """A stored object without the fake's own bookkeeping keys (``_conversation_id``...)."""
+    return {k: v for k, v in stored.items() if k == "_links" or not k.startswith("_")}
 
 
 def _strip_html(text: str) -> str:
@@ -155,6 +187,9 @@ class FrontFake(FakeServer):
         self._comments: list[dict[str, Any]] = []
         self._assignments: list[dict[str, Any]] = []
         self._n = 0
+        self._violations: list[str] = []
+        self._limit: int | None = None
+        self._window: tuple[float, int] = (time.time(), 0)
 
     def _next(self) -> int:
         self._n += 1
@@ -255,8 +290,34 @@ class FrontFake(FakeServer):
         with self.lock:
             self._merged[old_id] = into_id
 
-    def rate_limit_next(self, key: str = "*", retry_after: int = 1, times: int = 1) -> None:
-        self.fail_next(key, 429, headers={"retry-after": str(retry_after)}, times=times)
+    def rate_limit_next(
+        self,
+        key: str = "*",
+        retry_after: int | None = 1,
+        times: int = 1,
+        *,
+        reset_in: float | None = None,
+        tier: str | None = None,
+    ) -> None:
+        """The next ``times`` matching requests answer 429 as Front does: ``retry-after`` in
+        seconds (left out when ``None``) and ``x-ratelimit-reset``, the UNIX time the window
+        resets (``reset_in`` seconds from now; default ``retry_after``); ``tier`` adds
+        ``x-front-tier`` (the burst limits of resource-intensive routes)."""
+        headers = {"x-ratelimit-remaining": "0"}
+        if retry_after is not None:
+            headers["retry-after"] = str(retry_after)
+        wait = reset_in if reset_in is not None else (retry_after or 60)
+        headers["x-ratelimit-reset"] = str(int(time.time() + wait))
+        if tier:
+            headers["x-front-tier"] = tier
+        self.fail_next(key, 429, headers=headers, times=times)
+
+    def limit_rate(self, per_minute: int | None) -> None:
+        """Count requests per minute like Front (per company): past ``per_minute`` in the current
+        window, answer 429 with ``retry-after`` = the seconds left in it. ``None`` turns it off."""
+        with self.lock:
+            self._limit = per_minute
+            self._window = (time.time(), 0)
 
     # -- accessors ---------------------------------------------------------------------------
 
@@ -321,31 +382,91 @@ class FrontFake(FakeServer):
         ("PUT", r"/conversations/(?P<id>[^/]+)/assignee", "_assign"),
     ]
 
+    def finish(self, req: Recorded, reply: Reply) -> Reply:
+        """Front sends its rate-limit headers on every answer."""
+        with self.lock:
+            start, used = self._window
+            limit = self._limit or DEFAULT_RATE_LIMIT
+            headers = {
+                "x-ratelimit-limit": str(limit),
+                "x-ratelimit-remaining": str(max(limit - used, 0)),
+                "x-ratelimit-reset": str(int(start + 60)),
+            }
+        for name in list(headers):
+            if any(k.lower() == name for k in reply.headers):
+                del headers[name]
+        return Reply(reply.status, reply.body, {**reply.headers, **headers})
+
+    def _over_the_limit(self) -> Reply | None:
+        if self._limit is None:
+            return None
+        now = time.time()
+        start, used = self._window
+        if now - start >= 60:
+            start, used = now, 0
+        if used >= self._limit:
+            self._window = (start, used)
+            wait = max(1, math.ceil(start + 60 - now))
+            return Reply(
+                429,
+                front_error(429, "Rate limit exceeded"),
+                {"retry-after": str(wait), "x-ratelimit-remaining": "0"},
+            )
+        self._window = (start, used + 1)
+        return None
+
     def handle(self, req: Recorded) -> Reply:
         token = bearer_token(req)
         if token != self.token:
             return Reply(401, front_error(401, "Invalid or missing API token"))
+        limited = self._over_the_limit()
+        if limited is not None:
+            return limited
         path = req.path.rstrip("/") or "/"
+        operation = contract.find(req.method, path)
+        if operation is None:  # Front has no such operation (or we never agreed to call it)
+            self._violations.append(f"{req.method} {path}: not an operation of the contract table")
+            if contract.path_known(path):
+                return Reply(405, front_error(405, f"{req.method} not allowed on {path}"))
+            return Reply(404, front_error(404, f"Unknown route {req.method} {path}"))
+        name, ident = self._route(req.method, path)
+        if path.startswith("/conversations/") and ident in self._merged:
+            target = self._merged[ident]
+            new_path = path.replace(f"/conversations/{ident}", f"/conversations/{target}", 1)
+            return Reply(
+                301,
+                front_error(301, f"Conversation {ident} was merged into {target}"),
+                {"Location": self.url + new_path},
+            )
+        unknown = operation.unknown_query(req.query)
+        if unknown:  # Front ignores them; we must not rely on what Front ignores
+            self._violations.append(f"{operation.operation_id}: unknown query {unknown}")
+        problems = operation.problems(req.json if req.body else None)
+        if problems:
+            self._violations.append(f"{operation.operation_id}: {'; '.join(problems)}")
+            return Reply(400, front_error(400, f"{operation.operation_id}: {'; '.join(problems)}"))
+        if path.startswith("/conversations/") and ident not in self._conversations:
+            return Reply(404, front_error(404, f"Unknown conversation {ident}"))
+        reply: Reply = getattr(self, name)(req, ident)
+        if 200 <= reply.status < 300 and reply.status != operation.success:
+            raise AssertionError(
+                f"the fake answered {reply.status} to {operation.operation_id}; "
+                f"Front answers {operation.success}"
+            )
+        return reply
+
+    def _route(self, method: str, path: str) -> tuple[str, str | None]:
         for verb, pattern, name in self._ROUTES:
             m = re.fullmatch(pattern, path)
-            if m and req.method == verb:
-                ident = m.groupdict().get("id")
-                if path.startswith("/conversations/") and ident in self._merged:
-                    target = self._merged[ident]
-                    new_path = path.replace(
-                        f"/conversations/{ident}", f"/conversations/{target}", 1
-                    )
-                    return Reply(
-                        301,
-                        front_error(301, f"Conversation {ident} was merged into {target}"),
-                        {"Location": self.url + new_path},
-                    )
-                if path.startswith("/conversations/") and ident not in self._conversations:
-                    return Reply(404, front_error(404, f"Unknown conversation {ident}"))
-                return getattr(self, name)(req, ident)
-        if any(re.fullmatch(p, path) for _, p, _ in self._ROUTES):
-            return Reply(405, front_error(405, f"{req.method} not allowed on {path}"))
-        return Reply(404, front_error(404, f"Unknown route {req.method} {path}"))
+            if m and method == verb:
+                return name, m.groupdict().get("id")
+        raise AssertionError(f"the contract table has {method} {path} but the fake serves it not")
+
+    @property
+    def contract_violations(self) -> list[str]:
+        """Requests that broke the contract table (unknown operation, body not as specified)."""
+        with self.lock:
+            return list(self._violations)
 
     def _body(self, req: Recorded) -> dict[str, Any] | Reply:
         if req.json is None or not isinstance(req.json, dict):
@@ -361,7 +482,7 @@ class FrontFake(FakeServer):
         message = self._messages.get(message_id) or self._draft_store.get(message_id)
         if message is None:
             return Reply(404, front_error(404, f"Unknown message {message_id}"))
-        return Reply(200, message)
+        return Reply(200, _public(message))
 
     def _conversation_json(self, cnv_id: str) -> dict[str, Any]:
         conv = self._conversations[cnv_id]
@@ -466,12 +587,12 @@ class FrontFake(FakeServer):
             "is_draft": True,
             "draft_mode": data.get("mode", "shared"),
             "error_type": None,
-            "version": f"v{version}",
+            "version": _draft_version(draft_id, version),
             "created_at": round(time.time(), 3),
             "blurb": text[:100],
             "subject": data.get("subject")
             or (self._conversations[cnv_id]["subject"] if cnv_id else ""),
-            "body": data["body"],
+            "body": front_markup(data["body"]),
             "text": text,
             "author": {"id": data["author_id"]} if data.get("author_id") else None,
             "recipients": [{"handle": channel["address"], "role": "from"}]
@@ -491,12 +612,20 @@ class FrontFake(FakeServer):
             return Reply(400, front_error(400, "mode must be shared or private"))
         return None
 
+    def _store_draft(
+        self, cnv_id: str, data: dict[str, Any], version: int, draft_id: str
+    ) -> dict[str, Any]:
+        """Store the draft as Front keeps it; returns the public draft message."""
+        draft = self._draft_message(draft_id, cnv_id, data, version)
+        self._draft_store[draft_id] = {
+            **draft,
+            "_conversation_id": cnv_id,
+            "_channel_id": data["channel_id"],
+        }
+        return draft
+
     def _list_drafts(self, req: Recorded, cnv_id: str) -> Reply:
-        drafts = [
-            {k: v for k, v in d.items() if k != "_conversation_id"}
-            for d in self._draft_store.values()
-            if d["_conversation_id"] == cnv_id
-        ]
+        drafts = [_public(d) for d in self._draft_store.values() if d["_conversation_id"] == cnv_id]
         return Reply(
             200,
             {"_links": {"self": f"{self.url}/conversations/{cnv_id}/drafts"}, "_results": drafts},
@@ -510,8 +639,7 @@ class FrontFake(FakeServer):
         if error:
             return error
         draft_id = f"msg_draft_{len(self._drafts) + 1}"
-        draft = self._draft_message(draft_id, cnv_id, data, 1)
-        self._draft_store[draft_id] = {**draft, "_conversation_id": cnv_id}
+        draft = self._store_draft(cnv_id, data, 1, draft_id)
         self._drafts.append(
             {
                 "conversation_id": cnv_id,
@@ -532,17 +660,36 @@ class FrontFake(FakeServer):
         error = self._check_draft_body(data)
         if error:
             return error
-        version = int(stored["version"][1:])
         if data.get("version") and data["version"] != stored["version"]:
             return Reply(409, front_error(409, "Draft version conflict"))
-        draft = self._draft_message(draft_id, stored["_conversation_id"], data, version + 1)
-        self._draft_store[draft_id] = {**draft, "_conversation_id": stored["_conversation_id"]}
+        version = _version_number(stored["version"]) + 1
+        draft = self._store_draft(stored["_conversation_id"], data, version, draft_id)
         self._draft_edits.append({"draft_id": draft_id, "request": data, "draft": draft})
         return Reply(200, draft)
 
+    def edit_draft_in_front(self, draft_id: str, body: str) -> str:
+        """A teammate edits the draft in Front's UI: the body changes and the version moves on.
+        Returns the new version."""
+        with self.lock:
+            stored = self._draft_store[draft_id]
+            version = _version_number(stored["version"]) + 1
+            data = {"body": body, "channel_id": stored["_channel_id"], "mode": stored["draft_mode"]}
+            self._store_draft(stored["_conversation_id"], data, version, draft_id)
+            return str(self._draft_store[draft_id]["version"])
+
     def _delete_draft(self, req: Recorded, draft_id: str) -> Reply:
-        if self._draft_store.pop(draft_id, None) is None:
+        # DeleteDraft: {"version": string}, required. Front refuses a delete without it.
+        data = req.json if isinstance(req.json, dict) else None
+        if data is None or not isinstance(data.get("version"), str) or not data["version"]:
+            return Reply(
+                400, front_error(400, "Body must be a JSON object with a string field: version")
+            )
+        stored = self._draft_store.get(draft_id)
+        if stored is None:
             return Reply(404, front_error(404, f"Unknown draft {draft_id}"))
+        if data["version"] != stored["version"]:
+            return Reply(409, front_error(409, "Draft version conflict: read the draft again"))
+        del self._draft_store[draft_id]
         self._deleted_drafts.append(draft_id)
         return Reply(204)
 

@@ -301,6 +301,10 @@ class FakeServer:
     def handle(self, req: Recorded) -> Reply:
         return Reply(404, {"error": "not found"})
 
+    def finish(self, req: Recorded, reply: Reply) -> Reply:
+        """Last look at every answer, scripted ones included (headers the vendor always sends)."""
+        return reply
+
     # -- serving -----------------------------------------------------------------------------
 
     def _serve_one(self, h: BaseHTTPRequestHandler) -> None:
@@ -328,6 +332,7 @@ class FakeServer:
                 {"error": f"{type(self).__name__} crashed: {exc!r}"},
                 {"x-should-retry": "false"},
             )
+        reply = self.finish(req, reply)
         req.status = reply.status
         data, out_headers = reply.encode()
         try:

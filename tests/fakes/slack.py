@@ -11,13 +11,22 @@ Requests may be form-encoded (``blocks`` / ``view`` as JSON strings: both are de
 query strings, as slack_sdk sends them. ``Authorization: Bearer <token>`` must equal the configured
 token: otherwise ``{"ok": false, "error": "not_authed" | "invalid_auth"}``.
 
-Implemented methods: ``auth.test``, ``chat.postMessage``, ``chat.update``, ``chat.postEphemeral``,
-``chat.getPermalink``, ``views.open``, ``views.publish``, ``views.update``, ``users.info``. Unknown
+Implemented methods: ``auth.test``, ``chat.postMessage`` (with message ``metadata``),
+``chat.update``, ``chat.postEphemeral``, ``chat.getPermalink``, ``conversations.history`` (with
+``include_all_metadata``), ``views.open``, ``views.publish``, ``views.update``, ``users.info``.
+Message ``ts`` values are the posting time, as Slack's are. Unknown
 methods answer 404 ``unknown_method``. ``fake.response_url(key)`` gives a ``response_url`` whose
 POSTs are recorded in ``fake.responses``.
 
+Every call's arguments are checked as Slack documents them (``tests/contracts/slack.py``: required
+arguments, ``text`` / ``blocks``, Block Kit limits, ``trigger_id`` expiry); a refusal is answered
+like Slack (HTTP 200 ``ok: false``) and listed in ``contract_violations``. ``trigger_id()`` mints a
+trigger id that ``views.open`` refuses 3 s after it was issued.
+
 Failures: ``fail_next("chat.postMessage", 500)``, ``rate_limit_next(method, retry_after=1)`` (429
-with ``Retry-After``), ``error_next(method, "channel_not_found")`` (HTTP 200 ``ok: false``).
+with ``Retry-After``), ``error_next(method, "channel_not_found")`` (HTTP 200 ``ok: false``),
+``slow_next("chat.postMessage", 11)`` (the post is applied at once, the answer comes after the
+client's timeout: the client sees a failure although the message exists).
 
 Client side (what Slack sends to ``/slack/events``)
 ----------------------------------------------------
@@ -36,6 +45,7 @@ from urllib.parse import urlencode
 
 from slack_sdk.signature import SignatureVerifier
 
+from tests.contracts import slack as slack_contract
 from tests.fakes.http import FakeServer, Recorded, Reply, bearer_token
 
 JSON_FIELDS = ("blocks", "attachments", "view", "metadata")
@@ -91,6 +101,9 @@ class SlackFake(FakeServer):
         self._responses: list[dict[str, Any]] = []
         self._users: dict[str, dict[str, Any]] = {}
         self._counter = 0
+        self._last_micros = 0
+        self._minted: set[str] = set()
+        self._violations: list[str] = []
 
     # -- accessors ---------------------------------------------------------------------------
 
@@ -227,12 +240,35 @@ class SlackFake(FakeServer):
         if handler is None:
             return Reply(404, {"ok": False, "error": "unknown_method"})
         args = _decode_args(req.data)
+        refused = slack_contract.check(method, args, minted=self._minted)
+        if refused is not None:  # Slack's arguments contract (tests/contracts/slack.py)
+            self._violations.append(
+                f"{method}: {refused['error']} {refused.get('response_metadata', '')}"
+            )
+            return Reply(200, refused)
         result = handler(args)
         return Reply(200, result)
 
+    def trigger_id(self, issued_at: float | None = None) -> str:
+        """A ``trigger_id`` as Slack gives with an interaction: ``views.open`` refuses it
+        (``expired_trigger_id``) once 3 s have passed since ``issued_at`` (default: now)."""
+        trigger = slack_contract.mint_trigger_id(issued_at)
+        with self.lock:
+            self._minted.add(trigger)
+        return trigger
+
+    @property
+    def contract_violations(self) -> list[str]:
+        """Calls Slack would refuse for their arguments (answered ``ok: false``)."""
+        with self.lock:
+            return list(self._violations)
+
     def _next_ts(self) -> str:
+        """Like Slack: the posting time, ``seconds.micros``, unique and increasing per fake."""
         self._counter += 1
-        return f"{1700000000 + self._counter}.000100"
+        micros = max(int(time.time() * 1_000_000), self._last_micros + 1)
+        self._last_micros = micros
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
     def _m_auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -252,6 +288,9 @@ class SlackFake(FakeServer):
             return {"ok": False, "error": "channel_not_found"}
         if not (args.get("text") or args.get("blocks") or args.get("attachments")):
             return {"ok": False, "error": "no_text"}
+        problem = _metadata_problem(args.get("metadata"))
+        if problem:
+            return {"ok": False, "error": problem}
         ts = self._next_ts()
         message = {
             "type": "message",
@@ -387,6 +426,48 @@ class SlackFake(FakeServer):
         self._views_updated.append(args)
         return {"ok": True, "view": stored}
 
+    def _m_conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Like Slack: top-level messages (no thread replies), newest first, ``oldest``/``latest``
+        exclusive unless ``inclusive``, ``limit`` (default 100, at most 999) with a cursor, and
+        message ``metadata`` only with ``include_all_metadata``."""
+        channel = args.get("channel")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        try:
+            limit = int(args.get("limit") or 100)
+            oldest = float(args.get("oldest") or 0)
+            latest = float(args.get("latest") or time.time() + 1)
+            offset = int(str(args.get("cursor") or "off:0").removeprefix("off:"))
+        except ValueError:
+            return {"ok": False, "error": "invalid_arguments"}
+        if not 0 < limit <= 999:
+            return {"ok": False, "error": "invalid_limit"}
+        inclusive = _truthy(args.get("inclusive"))
+        with_metadata = _truthy(args.get("include_all_metadata"))
+        found = []
+        for (ch, ts), message in self._messages.items():
+            if ch != channel or message.get("thread_ts") not in (None, ts):
+                continue
+            at = float(ts)
+            if oldest < at < latest or (inclusive and at in (oldest, latest)):
+                found.append(message)
+        found.sort(key=lambda m: float(m["ts"]), reverse=True)
+        page = found[offset : offset + limit]
+        more = offset + limit < len(found)
+        messages = []
+        for message in page:
+            shown = _public(message)
+            if not with_metadata:
+                shown.pop("metadata", None)
+            messages.append(shown)
+        return {
+            "ok": True,
+            "messages": messages,
+            "has_more": more,
+            "pin_count": 0,
+            "response_metadata": {"next_cursor": f"off:{offset + limit}" if more else ""},
+        }
+
     def _m_users_info(self, args: dict[str, Any]) -> dict[str, Any]:
         user = self._users.get(str(args.get("user")))
         if user is None:
@@ -405,6 +486,25 @@ def _decode_args(data: dict[str, Any]) -> dict[str, Any]:
             except ValueError:
                 pass
     return out
+
+
+def _truthy(value: Any) -> bool:
+    """A Web API boolean as clients send it (``true``, ``1``; slack_sdk sends ``1``)."""
+    return str(value).lower() in ("1", "true")
+
+
+def _metadata_problem(metadata: Any) -> str | None:
+    """Slack's check of ``chat.postMessage`` ``metadata``: an object with a string ``event_type``
+    and an object ``event_payload``."""
+    if metadata is None:
+        return None
+    if (
+        not isinstance(metadata, dict)
+        or not isinstance(metadata.get("event_type"), str)
+        or not isinstance(metadata.get("event_payload"), dict)
+    ):
+        return "invalid_metadata_format"
+    return None
 
 
 def _public(message: dict[str, Any]) -> dict[str, Any]:

@@ -38,6 +38,12 @@ Modelled
   * Internal events ``inngest/function.finished|failed|cancelled`` (kept in
     ``internal_events``; they trigger on_failure handlers and can resume waits).
   * Cron: ``trigger_cron()`` starts a run with ``inngest/scheduled.timer``.
+  * Limits: an Event API request over 256 KiB (Inngest Cloud's free-tier
+    maximum event size) is refused with 413 (``refused_events``); a step
+    returning more than 4 MB fails the run (``OutputTooLarge``).
+  * Faults: ``hang_event_api(seconds)`` makes the Event API accept connections
+    and answer nothing (``hung_requests`` counts them) until
+    ``release_event_api()``.
 
 Not modelled
   Event batching (each event runs alone), priority, singleton, function

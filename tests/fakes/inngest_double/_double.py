@@ -62,6 +62,7 @@ class InngestDouble:
 
     def stop(self) -> None:
         self._stop.set()
+        self.engine.release_events.set()
         with self.engine._cond:
             self.engine._cond.notify_all()
         if self._server is not None:
@@ -175,6 +176,34 @@ class InngestDouble:
             "skipped": self.skipped,
             "protocol_errors": self.protocol_errors,
         }
+
+    @property
+    def refused_events(self) -> list[int]:
+        """Sizes (bytes) of Event API requests refused with 413 for exceeding 256 KiB."""
+        return list(self.engine.refused_events)
+
+    # ------------------------------------------------------------ faults
+
+    def hang_event_api(self, seconds: float = 60.0) -> None:
+        """From now on the Event API accepts connections but answers nothing for ``seconds``
+        (then drops the connection), like an event API that hangs. ``release_event_api()``
+        ends it: held requests are then processed normally."""
+        self.engine.hang_seconds = seconds
+        self.engine.release_events.clear()
+        self.engine.hang_events.set()
+
+    def release_event_api(self, *, process_held: bool = True) -> None:
+        """The Event API answers again. Requests held meanwhile are processed (as if Inngest took
+        them but the answer came too late), or with ``process_held=False`` dropped unanswered
+        when their hang time ends (as if they never arrived)."""
+        self.engine.hang_events.clear()
+        if process_held:
+            self.engine.release_events.set()
+
+    @property
+    def hung_requests(self) -> int:
+        """How many Event API requests arrived while it was hung."""
+        return self.engine.hung_requests
 
     # ------------------------------------------------------------ driving
 

@@ -17,6 +17,7 @@ from . import _support as sup
 from ._model import Debounced, FunctionDef, Job, Run, Wait, duration_or_none
 
 DAY = 24 * 3600.0
+MAX_STEP_OUTPUT_BYTES = 4 * 1024 * 1024  # Inngest: "The limit for data returned by a step is 4MB"
 Event = dict[str, typing.Any]
 
 
@@ -61,6 +62,12 @@ class Engine:
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers)
         self._http = httpx.Client(timeout=call_timeout)
         self._stopping = False
+        # Event API fault injection (InngestDouble.hang_event_api) and refusals (413).
+        self.hang_events = threading.Event()
+        self.release_events = threading.Event()
+        self.hang_seconds = 60.0
+        self.hung_requests = 0
+        self.refused_events: list[int] = []
 
     def reset(self) -> None:
         """Forget events, runs, waits and flow-control state; keep registered apps and functions.
@@ -492,6 +499,16 @@ class Engine:
             self._push_call(run, None, 0)
 
     def _op_step_run(self, job: Job, op: dict[str, typing.Any], no_retry: bool) -> bool:
+        size = len(json.dumps(op.get("data"), default=str).encode("utf-8", "replace"))
+        if size > MAX_STEP_OUTPUT_BYTES:
+            self._fail(
+                job.run,
+                {
+                    "name": "OutputTooLarge",
+                    "message": f"step output is {size} bytes, over the {MAX_STEP_OUTPUT_BYTES} limit",
+                },
+            )
+            return False
         self._memoize(job.run, op["id"], {"data": op.get("data")})
         job.run.planned.discard(op["id"])
         return True

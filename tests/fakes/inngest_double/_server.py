@@ -12,6 +12,10 @@ from . import _support as sup
 if typing.TYPE_CHECKING:
     from ._double import InngestDouble
 
+MAX_EVENT_BYTES = 256 * 1024
+"""Inngest Cloud's maximum event size on the free tier (paid plans: 3 MiB); the double refuses a
+request over it with 413, so code that passes here fits every plan."""
+
 _EVENT_PATH = re.compile(r"^/e/([^/]*)$")
 _RUN_API_PATH = re.compile(r"^/v[01]/runs/([^/]+)/(batch|actions)$")
 
@@ -44,7 +48,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.send_header("X-Inngest-Server-Kind", self.double.engine.server_kind)
         self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the caller gave up waiting (a hung event API)
 
     def _path(self) -> str:
         return self.path.split("?", 1)[0]
@@ -112,8 +119,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def _events(self, key: str) -> None:
         expected = self.double.engine.event_key
         if expected is not None and key != expected:
+            self._body()
             return self._send(401, {"error": "Event key not found", "ids": [], "status": 401})
-        body = self._json_body()
+        engine = self.double.engine
+        if engine.hang_events.is_set():
+            engine.hung_requests += 1
+            if not engine.release_events.wait(engine.hang_seconds):
+                self.close_connection = True  # hung: the caller never gets an answer
+                return None
+        raw = self._body()
+        if len(raw) > MAX_EVENT_BYTES:
+            engine.refused_events.append(len(raw))
+            return self._send(
+                413,
+                {
+                    "error": f"event payload is {len(raw)} bytes, over the {MAX_EVENT_BYTES} limit",
+                    "ids": [],
+                    "status": 413,
+                },
+            )
+        body = json.loads(raw) if raw.strip() else {}
         events = body if isinstance(body, list) else [body]
         for event in events:
             if (

@@ -1,5 +1,5 @@
-"""CLI commands: ``flask --app app db upgrade``, ``apps add|list``, ``inngest sync``, ``doctor``,
-``audit``."""
+"""CLI commands: ``flask --app app db upgrade|downgrade``, ``apps ...`` (``support/cli/apps.py``),
+``actions show|retry`` (``support/cli/actions.py``), ``inngest sync|ping``, ``doctor``, ``audit``."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
-from support import apps as app_registry
 from support import db, doctor, inngest_sync
+from support.cli.actions import actions_cli
+from support.cli.apps import apps_cli
 from support.config import Config
 from support.db.models import AuditLog
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
-apps_cli = AppGroup("apps", help="Register the product apps whose Front inboxes we work.")
 inngest_cli = AppGroup("inngest", help="Inngest registration.")
 
 
@@ -40,57 +40,17 @@ def db_downgrade(revision: str) -> None:
     click.echo(f"database at {revision}")
 
 
-@apps_cli.command("add")
-@click.option("--slug", required=True, help="short id, e.g. acme")
-@click.option("--name", required=True, help="display name")
-@click.option("--front-inbox", "front_inbox", required=True, help="Front inbox id (inb_...)")
-@click.option("--integration-url", required=True, help="base URL of the app's integration API")
-@click.option("--integration-secret", required=True, help="shared secret signing integration calls")
-@click.option("--slack-channel", default=None, help="approval channel for this app (optional)")
-def apps_add(
-    slug: str,
-    name: str,
-    front_inbox: str,
-    integration_url: str,
-    integration_secret: str,
-    slack_channel: str | None,
-) -> None:
-    """Register a product app."""
-    try:
-        app = app_registry.add(
-            slug=slug,
-            name=name,
-            front_inbox_id=front_inbox,
-            integration_base_url=integration_url,
-            integration_secret=integration_secret,
-            slack_channel=slack_channel,
-        )
-    except app_registry.AppError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"added app {app.slug} (id {app.id}) for inbox {app.front_inbox_id}")
-
-
-@apps_cli.command("list")
-def apps_list() -> None:
-    """List registered apps (secrets are not shown)."""
-    rows = app_registry.all_apps()
-    if not rows:
-        click.echo("no apps registered; add one with `flask --app app apps add`")
-        return
-    for a in rows:
-        click.echo(
-            f"{a.id}\t{a.slug}\t{a.name}\t{a.front_inbox_id}\t{a.integration_base_url}\t"
-            f"{a.slack_channel or '-'}"
-        )
-
-
 @inngest_cli.command("sync")
-@click.option("--url", default=None, help="public origin of this service (default: PUBLIC_URL)")
+@click.option(
+    "--url",
+    default=None,
+    help="public origin of this service (default: PUBLIC_URL; in dev mode only, else "
+    "http://127.0.0.1:$PORT)",
+)
 def inngest_sync_command(url: str | None) -> None:
     """Register every function with the Inngest server (run after each deploy)."""
-    config: Config = current_app.extensions["support.config"]
     try:
-        message = inngest_sync.sync(current_app, url or config.public_url)
+        message = inngest_sync.sync(current_app, url)
     except inngest_sync.SyncError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(message)
@@ -99,7 +59,13 @@ def inngest_sync_command(url: str | None) -> None:
 @click.command("audit")
 @click.option("--action", "action_id", default=None, help="an action id (act_...)")
 @click.option("--conversation", "conversation_id", default=None, help="a Front conversation id")
-@click.option("--limit", default=200, show_default=True, help="most rows shown (the newest)")
+@click.option(
+    "--limit",
+    default=200,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="most rows shown (the newest); a positive number",
+)
 @with_appcontext
 def audit_command(action_id: str | None, conversation_id: str | None, limit: int) -> None:
     """Print the audit trail of an action or a conversation, oldest first."""
@@ -154,6 +120,7 @@ def inngest_ping_command() -> None:
 def init_app(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(apps_cli)
+    app.cli.add_command(actions_cli)
     app.cli.add_command(inngest_cli)
     app.cli.add_command(doctor_command)
     app.cli.add_command(audit_command)

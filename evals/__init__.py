@@ -1,0 +1,1 @@
+"""Scenario evals of the support agent (``make eval``; see ``evals/run.py``)."""

@@ -1,0 +1,135 @@
+"""The failure handler: a run that exhausted its retries is recorded and shown to a person.
+
+Every function that can fail for good registers ``on_failure=failures.on_failure``. Inngest then
+runs ``<function id>-failure`` with the ``inngest/function.failed`` event, whose data holds
+``function_id``, ``run_id``, the failed run's ``event`` and its ``error`` (``name``, ``message``).
+Steps, top to bottom (each its own step: a replay repeats none of them)::
+
+    record-failure     audit row ``function.failed``; the action (if any, and not finished) is
+                       marked failed with the error
+    alert-slack        a post in SLACK_ALERT_CHANNEL (else SLACK_APPROVAL_CHANNEL)
+    comment-in-front   for a conversation: a comment "the agent could not handle this
+                       conversation: <why>" where the team works
+
+Inngest gives failure handlers no retries, so the two notices catch their own errors (logged at
+ERROR, returned in the step's output) and one failing never stops the other.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import inngest
+from slack_sdk.errors import SlackApiError
+
+from support import audit, db
+from support.config import current
+from support.db.models import Action
+from support.events import ACTION_ID_FIELD
+from support.front import FrontClient, FrontError
+
+log = logging.getLogger(__name__)
+
+APP_PREFIX = "support-agent-"
+MAX_ERROR_CHARS = 1500
+FINISHED = ("succeeded", "failed")
+
+
+def _dict(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def describe(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The failure, from ``inngest/function.failed`` data, as plain JSON for the steps."""
+    fields = _dict(_dict(data.get("event")).get("data"))
+    error = _dict(data.get("error"))
+    message = str(error.get("message") or error.get("name") or "unknown error")
+    function = str(data.get("function_id") or "unknown function").removeprefix(APP_PREFIX)
+    conversation_id = fields.get("conversationId")
+    action_id = fields.get(ACTION_ID_FIELD)
+    return {
+        "function": function,
+        "runId": str(data.get("run_id") or ""),
+        "error": message[:MAX_ERROR_CHARS],
+        "conversationId": conversation_id if isinstance(conversation_id, str) else None,
+        "actionId": action_id if isinstance(action_id, str) else None,
+    }
+
+
+def record_failure(failure: dict[str, Any]) -> dict[str, Any]:
+    """Audit row, and the action's status when the run was about one. Returns the failure with
+    the conversation filled in from the action when the event did not name it."""
+    conversation_id = failure["conversationId"]
+    action_id = failure["actionId"]
+    with db.session() as s:
+        action = s.get(Action, action_id) if action_id else None
+        if action is not None:
+            conversation_id = conversation_id or action.conversation_id
+            if action.status not in FINISHED:
+                action.status, action.error = "failed", failure["error"]
+        audit.append_in(
+            s,
+            "function.failed",
+            actor="inngest",
+            action_id=action_id if action is not None else None,
+            conversation_id=conversation_id[:64] if conversation_id else None,
+            detail={k: failure[k] for k in ("function", "runId", "error", "actionId")},
+        )
+    return {**failure, "conversationId": conversation_id}
+
+
+def alert_slack(failure: dict[str, Any]) -> dict[str, Any]:
+    config = current()
+    channel = config.slack_alert_channel or config.slack_approval_channel
+    if not channel:
+        log.error("failure.alert_skipped reason=no channel failure=%s", failure)
+        return {"posted": False, "error": "no SLACK_ALERT_CHANNEL or SLACK_APPROVAL_CHANNEL"}
+    from slack.messages import web_client
+
+    lines = [f":warning: *{failure['function']}* failed after its retries: {failure['error']}"]
+    if failure["conversationId"]:
+        lines.append(f"Conversation: `{failure['conversationId']}`")
+    if failure["actionId"]:
+        lines.append(f"Action: `{failure['actionId']}` (marked failed, nothing more will happen)")
+    lines.append(f"Inngest run: `{failure['runId']}`")
+    try:
+        answer = web_client(config).chat_postMessage(
+            channel=channel, text="\n".join(lines), unfurl_links=False
+        )
+    except (SlackApiError, OSError) as exc:
+        log.exception("failure.alert_failed channel=%s failure=%s", channel, failure)
+        return {"posted": False, "error": str(exc)[:300]}
+    return {"posted": True, "channel": channel, "ts": str(answer.get("ts"))}
+
+
+def comment_in_front(failure: dict[str, Any]) -> dict[str, Any]:
+    body = (
+        f"The agent could not handle this conversation: {failure['error']} "
+        f"(support-agent {failure['function']}, run {failure['runId']}). Please handle it by hand."
+    )
+    try:
+        with FrontClient.from_config(current()) as front:
+            comment_id = front.comment(failure["conversationId"], body)
+    except FrontError as exc:
+        log.exception("failure.comment_failed failure=%s", failure)
+        return {"commented": False, "error": str(exc)[:300]}
+    return {"commented": True, "commentId": comment_id}
+
+
+def on_failure(ctx: inngest.ContextSync) -> dict[str, Any]:
+    failure = ctx.step.run("record-failure", record_failure, describe(ctx.event.data))
+    ctx.logger.error(
+        "function.failed function=%s run_id=%s conversation_id=%s action_id=%s error=%s",
+        failure["function"],
+        failure["runId"],
+        failure["conversationId"],
+        failure["actionId"],
+        failure["error"],
+    )
+    slack = ctx.step.run("alert-slack", alert_slack, failure)
+    front = None
+    if failure["conversationId"]:
+        front = ctx.step.run("comment-in-front", comment_in_front, failure)
+    return {"failure": failure, "slack": slack, "front": front}

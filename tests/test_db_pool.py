@@ -1,0 +1,147 @@
+"""The MariaDB pool: no needless round trips, and still no error after the server drops connections.
+
+``support.db`` keeps ``pool_pre_ping`` (a dead pooled connection is replaced at checkout) and turns
+off the pool's reset-on-return ROLLBACK (every unit of work ends its own transaction). The server
+dropping every connection is what a restart does to the pool; here it is done with ``KILL``, on
+this session's own connections only (the shared server keeps running).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pymysql
+import pytest
+import sqlalchemy as sa
+
+from support import apps, audit, db
+from support.db.models import Base
+
+
+@pytest.fixture
+def mysql(mysql_database: str) -> Iterator[str]:
+    engine = sa.create_engine(mysql_database)
+    with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+    engine.dispose()
+    db.configure(mysql_database)
+    db.dispose()
+    yield mysql_database
+    db.dispose()
+
+
+def session_counter(conn: sa.Connection, name: str) -> int:
+    row = conn.exec_driver_sql(f"SHOW SESSION STATUS LIKE '{name}'").one()
+    return int(row[1])
+
+
+def test_a_unit_of_work_commits_once_and_the_pool_adds_no_rollback(mysql: str) -> None:
+    with db.engine().connect() as conn:  # the one pooled connection, before and after
+        conn_id = conn.exec_driver_sql("SELECT CONNECTION_ID()").scalar()
+    with db.engine().connect() as conn:
+        before = session_counter(conn, "Com_rollback"), session_counter(conn, "Com_commit")
+    audit_id = audit.append("bench.check", actor="test", detail={"n": 1})
+    with db.session() as s:
+        audit.append_in(s, "bench.check", actor="test", detail={"n": 2})
+    with db.engine().connect() as conn:
+        assert conn.exec_driver_sql("SELECT CONNECTION_ID()").scalar() == conn_id
+        after = session_counter(conn, "Com_rollback"), session_counter(conn, "Com_commit")
+    # Two committed units of work: two COMMITs. The rollbacks counted are the two read-only
+    # connections above closing their own transaction; none after a COMMIT.
+    assert after[1] - before[1] == 2
+    assert after[0] - before[0] == 1  # the SHOW before
+    with db.engine().connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT id, event, actor, detail, created_at IS NOT NULL FROM audit_log ORDER BY id"
+        ).all()
+    assert [(r[1], r[2], r[3], r[4]) for r in rows] == [
+        ("bench.check", "test", '{"n": 1}', 1),
+        ("bench.check", "test", '{"n": 2}', 1),
+    ]
+    assert rows[0][0] == audit_id
+
+
+def test_connections_dropped_by_the_server_are_replaced_without_an_error(mysql: str) -> None:
+    apps.add(
+        slug="acme",
+        name="Acme",
+        front_inbox_id="inb_acme",
+        integration_base_url="http://127.0.0.1:9",
+        integration_secret="s" * 24,
+    )
+    # Fill both pools with a few connections, then have the server drop all of them.
+    held = [db.engine().connect() for _ in range(3)] + [db.reader().connect() for _ in range(3)]
+    ids = [c.exec_driver_sql("SELECT CONNECTION_ID()").scalar() for c in held]
+    for c in held:
+        c.close()
+    admin = sa.create_engine(mysql)
+    with admin.connect() as conn:
+        for conn_id in ids:
+            conn.exec_driver_sql(f"KILL CONNECTION {int(conn_id)}")
+    admin.dispose()
+
+    # Every request after the "restart" succeeds: the writer's ping finds each dead connection
+    # first; the inbox lookup (no ping) retries once on a fresh connection.
+    for _ in range(5):
+        assert apps.inbox_owner(["inb_other", "inb_acme"]) is not None
+        audit.append("after.restart", actor="test")
+    with db.engine().connect() as conn:
+        live = conn.exec_driver_sql("SELECT CONNECTION_ID()").scalar()
+        count = conn.exec_driver_sql(
+            "SELECT COUNT(*) FROM audit_log WHERE event='after.restart'"
+        ).scalar()
+    assert live not in ids
+    assert count == 5
+
+
+def test_inbox_owner_takes_the_first_registered_inbox_in_order(mysql: str) -> None:
+    first = apps.add(
+        slug="one",
+        name="One",
+        front_inbox_id="inb_one",
+        integration_base_url="http://127.0.0.1:9",
+        integration_secret="s" * 24,
+    )
+    second = apps.add(
+        slug="two",
+        name="Two",
+        front_inbox_id="inb_two",
+        integration_base_url="http://127.0.0.1:9",
+        integration_secret="s" * 24,
+    )
+    assert apps.inbox_owner(["inb_two", "inb_one"]) == (second.id, "inb_two")
+    assert apps.inbox_owner(["inb_none", "", "inb_one"]) == (first.id, "inb_one")
+    assert apps.inbox_owner(["inb_none"]) is None
+    assert apps.inbox_owner([]) is None
+
+
+def test_inbox_lookup_is_one_round_trip_and_a_unit_of_work_three(
+    mysql: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    apps.add(
+        slug="acme",
+        name="Acme",
+        front_inbox_id="inb_acme",
+        integration_base_url="http://127.0.0.1:9",
+        integration_secret="s" * 24,
+    )
+    assert apps.inbox_owner(["inb_acme"]) is not None  # both pools hold a connection now
+    audit.append("warm", actor="test")
+    sent: list[str] = []
+    original = pymysql.connections.Connection._execute_command
+
+    def recording(self: Any, command: int, sql: Any) -> Any:
+        text = sql.decode() if isinstance(sql, bytes) else sql
+        sent.append(text if command == 3 else f"command {command}")  # 3: COM_QUERY
+        return original(self, command, sql)
+
+    monkeypatch.setattr(pymysql.connections.Connection, "_execute_command", recording)
+    assert apps.inbox_owner(["inb_acme"]) is not None
+    assert len(sent) == 1 and sent[0].startswith("SELECT apps.id")
+    sent.clear()
+    audit.append("counted", actor="test")
+    # the ping (kept on the writer), the INSERT, the COMMIT; no ROLLBACK on return
+    assert len(sent) == 3
+    assert sent[1].startswith("INSERT INTO audit_log") and sent[2] == "COMMIT"
