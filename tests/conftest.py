@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import sqlalchemy as sa
@@ -24,6 +24,11 @@ os.environ.setdefault("INNGEST_DEV", "1")
 from support.db import migrate
 from support.db.models import Base
 from tests.support_server import LiveServer
+from tests.world import World, open_world, settings
+
+if TYPE_CHECKING:
+    from flask import Flask
+    from flask.testing import FlaskClient, FlaskCliRunner
 
 MYSQL_SERVER_URL = sa.make_url(
     os.environ.get("TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306")
@@ -120,6 +125,38 @@ def inngest() -> Iterator[Any]:
 
     with InngestDouble() as double:
         yield double
+
+
+@pytest.fixture
+def app(clean_db: str) -> Flask:
+    """Flask's usual fixture: the app on this session's (emptied) database, nothing served."""
+    from app import create_app
+
+    return create_app(settings(clean_db))
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def world_env() -> dict[str, str]:
+    """Settings a module's ``world`` adds to ``tests.world.settings`` (override in the module)."""
+    return {}
+
+
+@pytest.fixture
+def world(clean_db: str, inngest: Any, world_env: dict[str, str]) -> Iterator[World]:
+    """A world of its own for one test: the app in process over HTTP, fresh fakes, clean tables,
+    the product app registered and the functions synced to ``inngest``."""
+    with open_world(clean_db, inngest=inngest, **world_env) as w:
+        yield w
 
 
 def serve_app(settings: dict[str, str]) -> LiveServer:

@@ -283,8 +283,8 @@ class World:
         )
         return self.slack_post(payload)
 
-    def request_approval(self, action_id: str) -> tuple[str, str]:
-        """Send support/approval.requested for a seeded request; wait until it is posted."""
+    def request_event(self, action_id: str) -> dict[str, Any]:
+        """support/approval.requested for a seeded request, as the agent workflow sends it."""
         from support.events import ApprovalRequested, ProposedAction
 
         row = self.action(action_id)
@@ -299,7 +299,11 @@ class World:
             agent_reasoning=row["reasoning"] or "",
             customer_email=row["customer_email"],
         ).to_event(event_id=f"approval-requested-{action_id}")
-        self.inngest.send({"name": event.name, "data": event.data, "id": event.id})
+        return {"name": event.name, "data": event.data, "id": event.id}
+
+    def request_approval(self, action_id: str) -> tuple[str, str]:
+        """Send support/approval.requested for a seeded request; wait until it is posted."""
+        self.inngest.send(self.request_event(action_id))
         self.settle()
         posted = self.approval(action_id)
         assert posted["slack_channel"] and posted["slack_ts"], f"not posted:\n{self.log()[-3000:]}"
@@ -325,46 +329,26 @@ class World:
     ) -> str:
         """A pending action and its approval request, written straight into the database (as the
         agent workflow would leave them); the refund is for a real purchase of the customer."""
-        action_id = action_id or f"act_test{next(_seq):04d}"
         if parameters is None:
             parameters = {"purchase_id": self.seed_customer(), "amount": 4900}
             parameters["reason"] = "charged twice"
         if conversation_id not in self.front._conversations:
             self.front.add_conversation(conversation_id, INBOX)
-        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        action = {
-            "id": action_id,
-            "conversation_id": conversation_id,
-            "app_id": self.app_id,
-            "type": action_type,
-            "parameters": parameters,
-            "requires_approval": True,
-            "status": "pending_approval",
-            "reasoning": approval_columns.pop(
-                "reasoning", "The customer was charged twice for one course."
-            ),
-            "draft_body": draft_body,
-            "customer_email": approval_columns.pop("customer_email", CUSTOMER),
-            "context_degraded": approval_columns.pop("context_degraded", False),
-            "created_at": now,
-        }
-        request = {
-            "id": action_id,
-            "status": "pending",
-            "created_at": now,
-            "expires_at": None if expires_in is None else now + expires_in,
-            **approval_columns,
-        }
-        from support.db.models import Action, ApprovalRequest
-
         engine = sa.create_engine(self.database_url)
         try:
-            with engine.begin() as conn:
-                conn.execute(sa.insert(Action.__table__), [action])
-                conn.execute(sa.insert(ApprovalRequest.__table__), [request])
+            return make_request(
+                self.app_id,
+                engine=engine,
+                action_id=action_id,
+                action_type=action_type,
+                parameters=parameters,
+                expires_in=expires_in,
+                draft_body=draft_body,
+                conversation_id=conversation_id,
+                **approval_columns,
+            )
         finally:
             engine.dispose()
-        return action_id
 
     def script_refund(self, purchase_id: str, draft: str = "Hi Jane, **we are on it**.") -> None:
         """Claude looks the customer up, proposes a refund, drafts a reply, explains itself."""
@@ -429,6 +413,119 @@ class World:
             fake.reset()
         self.anthropic.responder = None
         self.front.add_inbox(INBOX, [CHANNEL])
+
+
+# -- rows in the test process's database (``support.db`` as configured) --------------------------
+
+
+def make_app(slug: str = "acme", **columns: Any) -> int:
+    """A product app row (``inb_<slug>``, an unreachable integration unless given)."""
+    from support import db
+    from support.db.models import App
+
+    with db.session() as s:
+        app = App(
+            slug=slug,
+            name=columns.pop("name", "Acme Courses"),
+            front_inbox_id=columns.pop("front_inbox_id", f"inb_{slug}"),
+            integration_base_url=columns.pop("integration_base_url", "http://127.0.0.1:9"),
+            integration_secret=columns.pop("integration_secret", "s" * 24),
+            **columns,
+        )
+        s.add(app)
+        s.flush()
+        return app.id
+
+
+def make_request(
+    app_id: int,
+    *,
+    engine: sa.Engine | None = None,
+    action_id: str | None = None,
+    action_type: str = "refund",
+    parameters: dict[str, Any] | None = None,
+    expires_in: dt.timedelta | None = dt.timedelta(hours=24),
+    draft_body: str | None = "Hi! I have refunded your purchase.",
+    conversation_id: str = "cnv_1",
+    **approval_columns: Any,
+) -> str:
+    """A pending action and its approval request, written straight into the database (as the
+    agent workflow would leave them), on ``engine`` or ``support.db``'s; returns the action id."""
+    from support import db
+    from support.db.models import Action, ApprovalRequest
+
+    action_id = action_id or f"act_test{next(_seq):04d}"
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    action = {
+        "id": action_id,
+        "conversation_id": conversation_id,
+        "app_id": app_id,
+        "type": action_type,
+        "parameters": parameters
+        if parameters is not None
+        else {"purchase_id": "pur_1", "amount": 4900, "reason": "charged twice"},
+        "requires_approval": True,
+        "status": "pending_approval",
+        "reasoning": approval_columns.pop(
+            "reasoning", "The customer was charged twice for one course."
+        ),
+        "draft_body": draft_body,
+        "customer_email": approval_columns.pop("customer_email", CUSTOMER),
+        "context_degraded": approval_columns.pop("context_degraded", False),
+        "created_at": now,
+    }
+    request = {
+        "id": action_id,
+        "status": "pending",
+        "created_at": now,
+        "expires_at": None if expires_in is None else now + expires_in,
+        **approval_columns,
+    }
+    with (engine or db.engine()).begin() as conn:
+        conn.execute(sa.insert(Action.__table__), [action])
+        conn.execute(sa.insert(ApprovalRequest.__table__), [request])
+    return action_id
+
+
+def approval_row(action_id: str) -> dict[str, Any]:
+    """The approval request and its action's outcome, as one dict."""
+    from support import db
+    from support.db.models import Action, ApprovalRequest
+
+    with db.session() as s:
+        req = s.get(ApprovalRequest, action_id)
+        action = s.get(Action, action_id)
+        assert req is not None and action is not None
+        return {
+            "status": req.status,
+            "decided_by": req.decided_by,
+            "decided_at": req.decided_at,
+            "reason": req.reason,
+            "edits": req.edits,
+            "resolved_at": req.resolved_at,
+            "reminded_at": req.reminded_at,
+            "slack_channel": req.slack_channel,
+            "slack_ts": req.slack_ts,
+            "action_status": action.status,
+            "parameters": action.parameters,
+            "result": action.result,
+            "error": action.error,
+        }
+
+
+def audit_rows(action_id: str) -> list[dict[str, Any]]:
+    """The audit entries of one action, oldest first (detail decoded)."""
+    from support import db
+    from support.db.models import AuditLog
+
+    with db.session() as s:
+        rows = s.scalars(
+            sa.select(AuditLog).where(AuditLog.action_id == action_id).order_by(AuditLog.id)
+        ).all()
+        return [
+            {"event": r.event, "actor": r.actor, "detail": r.detail, "at": r.created_at}
+            for r in rows
+        ]
 
 
 # -- Block Kit as text --------------------------------------------------------------------------
@@ -523,10 +620,15 @@ def run_cli(world: World, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _start_inprocess(world: World) -> None:
+def serve(env: dict[str, str]) -> LiveServer:
+    """``create_app(env)`` served over HTTP in a thread of the test process (stop it when done)."""
     from app import create_app
 
-    world.live = LiveServer(create_app(world.env)).start()
+    return LiveServer(create_app(env)).start()
+
+
+def _start_inprocess(world: World) -> None:
+    world.live = serve(world.env)
     world.url = world.live.url
 
 

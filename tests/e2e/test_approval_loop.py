@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from tests.e2e.harness import (
+from tests.world import (
     APPROVAL_CHANNEL,
     APPROVERS,
     CHANNEL,

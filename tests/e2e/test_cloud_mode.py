@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.e2e.harness import World, eventually, open_world
+from tests.world import World, eventually, open_world
 from tests.fakes.inngest_double import hash_step_id
 from tests.fakes.inngest_double._support import canonical_json, sign
 
@@ -26,6 +26,7 @@ def cloud_base(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
     with open_world(
         database_url,
         tmp_path_factory.mktemp("cloud"),
+        server="gunicorn",
         signing_key=SIGNING_KEY,
         event_key=EVENT_KEY,
         INNGEST_SYNC_ON_START="true",  # gunicorn.conf.py's when_ready registers the functions

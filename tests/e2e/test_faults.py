@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.e2e.harness import (
+from tests.world import (
     APPROVAL_CHANNEL,
     INTEGRATION_TIMEOUT,
     World,
