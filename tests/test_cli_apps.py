@@ -15,6 +15,7 @@ from app import create_app
 from support import db
 from support.db import migrate
 from support.db.models import Action, App, ApprovalRequest, AuditLog, utcnow
+from tests.fakes.slack import SlackFake
 from tests.world import (
     APPROVAL_CHANNEL,
     INTEGRATION_SECRET,
@@ -26,7 +27,6 @@ from tests.world import (
     open_world,
     settings,
 )
-from tests.fakes.slack import SlackFake
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+from tests.fakes.front import inbound_event, signed_webhook
 from tests.world import (
     APPROVAL_CHANNEL,
     APPROVERS,
@@ -20,7 +21,6 @@ from tests.world import (
     eventually,
     render_blocks,
 )
-from tests.fakes.front import inbound_event, signed_webhook
 
 HOUR = 3600.0
 

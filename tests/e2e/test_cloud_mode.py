@@ -13,9 +13,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.world import World, eventually, open_world
 from tests.fakes.inngest_double import hash_step_id
 from tests.fakes.inngest_double._support import canonical_json, sign
+from tests.world import World, eventually, open_world
 
 SIGNING_KEY = f"signkey-test-{secrets.token_hex(32)}"
 EVENT_KEY = f"evtkey-{secrets.token_hex(16)}"

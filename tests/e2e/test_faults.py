@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.fakes.inngest_double import Run
 from tests.world import (
     APPROVAL_CHANNEL,
     INTEGRATION_TIMEOUT,
@@ -16,7 +17,6 @@ from tests.world import (
     eventually,
     render_blocks,
 )
-from tests.fakes.inngest_double import Run
 
 
 def retries(run: Run) -> list[dict[str, Any]]:
