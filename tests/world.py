@@ -209,19 +209,26 @@ class World:
         conversation: str,
         message_id: str,
         text: str,
-        *,
         sender: str = CUSTOMER,
         subject: str = "Help",
+        reply_to: str | None = None,
     ) -> httpx.Response:
         """Front receives a customer email (stored in the fake) and sends us its signed webhook."""
         if conversation not in self.front._conversations:
             self.front.add_conversation(conversation, INBOX, subject)
         self.front.add_message(
-            conversation, message_id, text=text, from_email=sender, subject=subject
+            conversation,
+            message_id,
+            text=text,
+            from_email=sender,
+            subject=subject,
+            reply_to=reply_to,
         )
         body, headers = signed_webhook(
             FRONT_SECRET,
-            inbound_event(event_id, conversation, INBOX, message_id, sender, subject, text),
+            inbound_event(
+                event_id, conversation, INBOX, message_id, sender, subject, text, reply_to
+            ),
         )
         response = self.post("/webhooks/front", body, headers)
         assert response.status_code == 200, response.text

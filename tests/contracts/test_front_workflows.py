@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import time
 
-from tests.test_workflow_inbound import World, script_confident_answer, trust
+from tests.world import World
 
 
 def auto_send_ready(world: World, suffix: str) -> str:
     """An inbound message answered with a trusted draft; the auto-send run sleeps. Returns the
     conversation id."""
-    trust(world)
-    script_confident_answer(world)
+    world.trust()
+    world.script_answer("Use **Export**.")
     conversation = f"cnv_{suffix}"
     world.deliver(f"evt_{suffix}", conversation, f"msg_{suffix}", "How do I export my data?")
     world.inngest.wait_idle(30)
@@ -106,8 +106,8 @@ def test_merged_conversation_gets_its_draft_and_its_reply(world: World) -> None:
 
 
 def auto_send_ready_merged(world: World) -> None:
-    trust(world)
-    script_confident_answer(world)
+    world.trust()
+    world.script_answer("Use **Export**.")
     world.deliver("evt_mg1", "cnv_merged", "msg_mg1", "How do I export my data?")
     world.front.merge_conversation("cnv_merged", "cnv_into")
     world.inngest.wait_idle(30)
@@ -125,8 +125,8 @@ def assert_resent_as_the_same_post(world: World, path: str) -> None:
 
 def test_merged_conversation_gets_its_escalation_comment(world: World) -> None:
     world.front.add_conversation("cnv_into", "inb_acme", "Help")
-    world.claude.reply_tool_use("escalate_to_human", {"reason": "VIP", "urgency": "high"})
-    world.claude.reply_text("done")
+    world.anthropic.reply_tool_use("escalate_to_human", {"reason": "VIP", "urgency": "high"})
+    world.anthropic.reply_text("done")
     world.deliver("evt_mg2", "cnv_merged", "msg_mg2", "I want to talk to a person")
     world.front.merge_conversation("cnv_merged", "cnv_into")
     world.inngest.wait_idle(30)
@@ -142,8 +142,8 @@ def test_merged_conversation_gets_its_escalation_comment(world: World) -> None:
 def test_front_429_on_the_draft_waits_until_front_resets_the_window(world: World) -> None:
     """A 429 without Retry-After (X-RateLimit-Reset only) still retries the step after Front's
     delay, not at once and not as a failure."""
-    world.claude.reply_tool_use("draft_response", {"body": "Hello"})
-    world.claude.reply_text("done")
+    world.anthropic.reply_tool_use("draft_response", {"body": "Hello"})
+    world.anthropic.reply_text("done")
     before = time.time()
     world.front.rate_limit_next("POST /conversations/*/drafts", retry_after=None, reset_in=40)
     world.deliver("evt_rl1", "cnv_rl1", "msg_rl1", "Where is my invoice?")
