@@ -16,7 +16,11 @@ from app import create_app, is_doctor_command
 from support import doctor
 from support.config import load
 from support.db import migrate
-from tests.conftest import (
+from tests.fakes.anthropic import AnthropicFake
+from tests.fakes.front import FrontFake
+from tests.fakes.inngest_double import InngestDouble
+from tests.fakes.slack import SlackFake
+from tests.world import (
     ANTHROPIC_KEY,
     FRONT_SECRET,
     FRONT_TOKEN,
@@ -24,13 +28,9 @@ from tests.conftest import (
     SLACK_SECRET,
     SLACK_TOKEN,
     TEAM_ID,
-    base_settings,
-    serve_app,
+    serve,
+    settings,
 )
-from tests.fakes.anthropic import AnthropicFake
-from tests.fakes.front import FrontFake
-from tests.fakes.inngest_double import InngestDouble
-from tests.fakes.slack import SlackFake
 
 ROOT = Path(__file__).resolve().parents[1]
 SIGNING_KEY = "signkey-prod-" + "ab12" * 16
@@ -53,7 +53,7 @@ class Fakes:
         self.slack, self.front, self.anthropic, self.inngest = slack, front, anthropic, inngest
 
     def settings(self, database_url: str, **overrides: str) -> dict[str, str]:
-        env = base_settings(
+        env = settings(
             database_url,
             SLACK_API_BASE_URL=self.slack.url + "/api/",
             FRONT_API_BASE_URL=self.front.url,
@@ -159,7 +159,7 @@ def statuses(output: str) -> dict[str, set[str]]:
 def test_a_complete_install_is_all_ok(fakes: Fakes, sqlite_db: str) -> None:
     settings = fakes.settings(sqlite_db)
     slug = add_app(settings)
-    server = serve_app(settings)
+    server = serve(settings)
     try:
         fakes.inngest.sync(server.url + "/api/inngest")
     finally:

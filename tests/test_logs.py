@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from support.logs import configure_logging, parse_event
-from tests.conftest import FRONT_SECRET, base_settings, serve_app
 from tests.fakes.front import inbound_event, signed_webhook
+from tests.world import FRONT_SECRET, serve, settings
 
 
 @pytest.fixture(autouse=True)
@@ -53,7 +53,7 @@ def json_lines(text: str) -> list[dict[str, Any]]:
 def test_json_lines_carry_the_event_fields_and_the_request_id(
     clean_db: str, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    server = serve_app(base_settings(clean_db, LOG_FORMAT="json", LOG_LEVEL="INFO"))
+    server = serve(settings(clean_db, LOG_FORMAT="json", LOG_LEVEL="INFO"))
     try:
         body, headers = signed_webhook(
             FRONT_SECRET,
@@ -84,7 +84,7 @@ def test_json_lines_carry_the_event_fields_and_the_request_id(
 
 
 def test_text_is_the_default(clean_db: str, capfd: pytest.CaptureFixture[str]) -> None:
-    server = serve_app(base_settings(clean_db, LOG_LEVEL="INFO"))
+    server = serve(settings(clean_db, LOG_LEVEL="INFO"))
     try:
         httpx.post(server.url + "/webhooks/front", content=b"{}", headers={"X-Request-ID": "r1"})
     finally:
@@ -100,7 +100,7 @@ def test_a_made_up_request_id_is_the_same_for_every_line_of_a_request(
 ) -> None:
     from app import create_app
 
-    app = create_app(base_settings(clean_db, LOG_FORMAT="json"))
+    app = create_app(settings(clean_db, LOG_FORMAT="json"))
     log = logging.getLogger("support.test")
 
     @app.get("/two-lines")
