@@ -22,9 +22,8 @@ import sqlalchemy as sa
 os.environ.setdefault("INNGEST_DEV", "1")
 
 from support.db import migrate
-from support.db.models import Base
 from tests.support_server import LiveServer
-from tests.world import World, open_world, settings
+from tests.world import World, empty_tables, open_world, settings
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -93,11 +92,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 @pytest.fixture
 def clean_db(database_url: str) -> Iterator[str]:
     """Empty every table before the test (the schema stays)."""
-    engine = sa.create_engine(database_url)
-    with engine.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
-            conn.execute(table.delete())
-    engine.dispose()
+    empty_tables(database_url)
     yield database_url
 
 

@@ -22,7 +22,6 @@ import sqlalchemy as sa
 
 from benchmarks.reference_app import create_app as create_reference
 from support import db
-from support.db.models import Base
 from tests.fakes.front import inbound_event, signed_webhook
 from tests.fakes.slack import SlackFake, block_actions_payload, signed_interaction
 from tests.support_server import LiveServer
@@ -33,6 +32,7 @@ from tests.world import (
     SLACK_SECRET,
     SLACK_TOKEN,
     TEAM_ID,
+    empty_tables,
     eventually,
     make_app,
     make_request,
@@ -57,11 +57,7 @@ class Both:
 
 @pytest.fixture
 def both(mysql_database: str, inngest: Any) -> Iterator[Both]:
-    engine = sa.create_engine(mysql_database)
-    with engine.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
-            conn.execute(table.delete())
-    engine.dispose()
+    empty_tables(mysql_database)
     db.configure(mysql_database)
     with SlackFake(token=SLACK_TOKEN, team_id=TEAM_ID) as slack:
         pair = Both(mysql_database, inngest, slack)

@@ -717,12 +717,16 @@ def _stop(world: World) -> None:
 
 
 def empty_tables(database_url: str) -> None:
+    """Delete every row of every table (children first); the schema, if any yet, stays."""
+    from support.db.models import Base
+
     engine = sa.create_engine(database_url)
     try:
         with engine.begin() as conn:
-            for table in (*TABLES_IN_DELETE_ORDER, "apps"):
-                if sa.inspect(conn).has_table(table):
-                    conn.execute(sa.text(f"DELETE FROM {table}"))
+            present = set(sa.inspect(conn).get_table_names())
+            for table in reversed(Base.metadata.sorted_tables):
+                if table.name in present:
+                    conn.execute(table.delete())
     finally:
         engine.dispose()
 
