@@ -34,9 +34,9 @@ from tests.world import (
     TEAM_ID,
     empty_tables,
     eventually,
+    live_app,
     make_app,
     make_request,
-    serve,
     settings,
 )
 
@@ -47,7 +47,7 @@ class Both:
     def __init__(self, url: str, inngest: Any, slack: SlackFake) -> None:
         self.url, self.inngest, self.slack = url, inngest, slack
         env = settings(url, INNGEST_BASE_URL=inngest.url, SLACK_API_BASE_URL=slack.url + "/api/")
-        self.service = serve(env)
+        self.service = live_app(env).start()
         self.reference = LiveServer(create_reference(env)).start()
 
     def stop(self) -> None:

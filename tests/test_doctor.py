@@ -28,7 +28,7 @@ from tests.world import (
     SLACK_SECRET,
     SLACK_TOKEN,
     TEAM_ID,
-    serve,
+    live_app,
     settings,
 )
 
@@ -166,11 +166,8 @@ def statuses(output: str) -> dict[str, set[str]]:
 def test_a_complete_install_is_all_ok(fakes: Fakes, sqlite_db: str) -> None:
     settings = fakes.settings(sqlite_db)
     slug = add_app(settings)
-    server = serve(settings)
-    try:
+    with live_app(settings) as server:
         fakes.inngest.sync(server.url + "/api/inngest")
-    finally:
-        server.stop()
     code, output = doctor_cli(settings)
     assert code == 0, output
     assert set(statuses(output)) == {"ok"}, output

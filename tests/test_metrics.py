@@ -20,8 +20,8 @@ from tests.world import (
     World,
     approval_row,
     eventually,
+    live_app,
     make_app,
-    serve,
     settings,
 )
 
@@ -97,15 +97,12 @@ def test_metrics_need_the_token(world: World) -> None:
 
 
 def test_no_metrics_without_a_token(clean_db: str) -> None:
-    server = serve(settings(clean_db))
-    try:
+    with live_app(settings(clean_db)) as server:
         for headers in ({}, {"Authorization": f"Bearer {TOKEN}"}, {"Authorization": "Bearer"}):
             response = httpx.get(server.url + "/metrics", headers=headers)
             assert response.status_code == 404
             assert response.json()["error"] == "not_found"
         assert not metrics.enabled()  # nothing is counted either
-    finally:
-        server.stop()
 
 
 # -- the loop -------------------------------------------------------------------------------------
@@ -219,10 +216,9 @@ def test_door_refusals_carry_their_reason(world: World) -> None:
 
 
 def test_front_unavailable_is_a_503_on_the_door(clean_db: str) -> None:
-    server = serve(
-        settings(clean_db, METRICS_TOKEN=TOKEN, INNGEST_BASE_URL="http://127.0.0.1:9")
-    )  # nothing listens there: the event cannot be sent
-    try:
+    # nothing listens at INNGEST_BASE_URL: the event cannot be sent
+    env = settings(clean_db, METRICS_TOKEN=TOKEN, INNGEST_BASE_URL="http://127.0.0.1:9")
+    with live_app(env) as server:
         make_app(front_inbox_id="inb_acme")
         meter = Meter(server.url)
         body, headers = signed_webhook(
@@ -240,8 +236,6 @@ def test_front_unavailable_is_a_503_on_the_door(clean_db: str) -> None:
             )
             == 1
         )
-    finally:
-        server.stop()
 
 
 def test_slack_and_front_errors_are_counted_by_status(world: World) -> None:

@@ -627,15 +627,16 @@ def run_cli(world: World, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def serve(env: dict[str, str]) -> LiveServer:
-    """``create_app(env)`` served over HTTP in a thread of the test process (stop it when done)."""
+def live_app(env: dict[str, str]) -> LiveServer:
+    """``create_app(env)``, to serve over HTTP in a thread of the test process: ``with
+    live_app(env) as server:`` (or ``.start()`` and ``.stop()``)."""
     from app import create_app
 
-    return LiveServer(create_app(env)).start()
+    return LiveServer(create_app(env))
 
 
 def _start_inprocess(world: World) -> None:
-    world.live = serve(world.env)
+    world.live = live_app(world.env).start()
     world.url = world.live.url
 
 
