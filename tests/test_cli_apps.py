@@ -252,11 +252,16 @@ def fail_action(action_id: str, error: str) -> None:
         action.executed_at = utcnow() - dt.timedelta(minutes=5)
 
 
-def test_show_prints_the_action(runner: FlaskCliRunner) -> None:
+def request_of_an_added_app(runner: FlaskCliRunner) -> str:
+    """``flask apps add`` (acme), then a pending request of that app; returns its action id."""
     assert add(runner).exit_code == 0
     row = app_row("acme")
     assert row is not None
-    action_id = make_request(row.id)
+    return make_request(row.id)
+
+
+def test_show_prints_the_action(runner: FlaskCliRunner) -> None:
+    action_id = request_of_an_added_app(runner)
     fail_action(action_id, "integration timed out")
     result = runner.invoke(args=["actions", "show", action_id])
     assert result.exit_code == 0, result.output
@@ -269,10 +274,7 @@ def test_show_prints_the_action(runner: FlaskCliRunner) -> None:
 
 
 def test_retry_refuses_what_is_not_failed(runner: FlaskCliRunner) -> None:
-    assert add(runner).exit_code == 0
-    row = app_row("acme")
-    assert row is not None
-    action_id = make_request(row.id)
+    action_id = request_of_an_added_app(runner)
     result = runner.invoke(args=["actions", "retry", action_id])
     assert result.exit_code != 0 and "only a failed action can be retried" in result.output
     assert approval_row(action_id)["action_status"] == "pending_approval"
@@ -285,10 +287,7 @@ def test_retry_undoes_the_release_when_the_event_cannot_be_sent(tmp_path: Path) 
     runner = create_app(
         {"INNGEST_DEV": "1", "DATABASE_URL": url, "INNGEST_BASE_URL": "http://127.0.0.1:9"}
     ).test_cli_runner()
-    assert add(runner).exit_code == 0
-    row = app_row("acme")
-    assert row is not None
-    action_id = make_request(row.id)
+    action_id = request_of_an_added_app(runner)
     fail_action(action_id, "integration timed out")
     result = runner.invoke(args=["actions", "retry", action_id])
     assert result.exit_code != 0 and "could not send support/action.execute" in result.output
