@@ -53,6 +53,15 @@ JSON_FIELDS = ("blocks", "attachments", "view", "metadata")
 _ERROR_FOR_STATUS = {429: "ratelimited", 500: "fatal_error", 503: "service_unavailable"}
 
 
+def _invalid_arguments(argument: str) -> dict[str, Any]:
+    """Slack's answer to a call missing a required argument."""
+    return {
+        "ok": False,
+        "error": "invalid_arguments",
+        "response_metadata": {"messages": [argument]},
+    }
+
+
 class SlackFake(FakeServer):
     """Fake Slack Web API.
 
@@ -352,33 +361,17 @@ class SlackFake(FakeServer):
 
     def _m_views_open(self, args: dict[str, Any]) -> dict[str, Any]:
         if not (args.get("trigger_id") or args.get("interactivity_pointer")):
-            return {
-                "ok": False,
-                "error": "invalid_arguments",
-                "response_metadata": {"messages": ["trigger_id"]},
-            }
+            return _invalid_arguments("trigger_id")
         if not isinstance(args.get("view"), dict):
-            return {
-                "ok": False,
-                "error": "invalid_arguments",
-                "response_metadata": {"messages": ["view"]},
-            }
+            return _invalid_arguments("view")
         self._views_opened.append(args)
         return {"ok": True, "view": self._new_view(args["view"], "modal")}
 
     def _m_views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
         if not args.get("user_id"):
-            return {
-                "ok": False,
-                "error": "invalid_arguments",
-                "response_metadata": {"messages": ["user_id"]},
-            }
+            return _invalid_arguments("user_id")
         if not isinstance(args.get("view"), dict):
-            return {
-                "ok": False,
-                "error": "invalid_arguments",
-                "response_metadata": {"messages": ["view"]},
-            }
+            return _invalid_arguments("view")
         self._views_published.append(args)
         return {"ok": True, "view": self._new_view(args["view"], "home")}
 
