@@ -46,19 +46,30 @@ def test_url_verification_is_answered_with_its_challenge(world: World) -> None:
     assert response.json() == {"challenge": payload["challenge"]}
 
 
-def test_recorded_block_actions_approves_the_request(world: World) -> None:
+def posted_request(world: World) -> tuple[str, str, str]:
+    """A pending request posted to Slack: (action id, channel, message ts)."""
     action_id = world.new_request()
     channel, ts = world.request_approval(action_id)
-    payload = load(
+    return action_id, channel, ts
+
+
+def recorded_click(world: World, action_id: str, user: str, channel: str, ts: str) -> Any:
+    """The recorded block_actions payload: ``user`` clicks Approve on the posted request."""
+    return load(
         "slack/block_actions.json",
-        user_id=APPROVERS[0],
+        user_id=user,
         team_id=TEAM_ID,
         channel_id=channel,
         message_ts=ts,
-        response_url=world.slack.response_url("recorded"),
+        response_url=world.slack.response_url(user),
         trigger_id=world.slack.trigger_id(),
         action_id=action_id,
     )
+
+
+def test_recorded_block_actions_approves_the_request(world: World) -> None:
+    action_id, channel, ts = posted_request(world)
+    payload = recorded_click(world, action_id, APPROVERS[0], channel, ts)
     posted = world.slack.message(channel, ts)  # the message as Slack has it, with its buttons
     payload["message"] = {**payload["message"], "blocks": posted["blocks"], "text": posted["text"]}
     response = world.post("/slack/events", *signed_interaction(SLACK_SECRET, payload))
@@ -70,18 +81,8 @@ def test_recorded_block_actions_approves_the_request(world: World) -> None:
 
 
 def test_recorded_block_actions_from_a_stranger_changes_nothing(world: World) -> None:
-    action_id = world.new_request()
-    channel, ts = world.request_approval(action_id)
-    payload = load(
-        "slack/block_actions.json",
-        user_id="W0STRANGER",
-        team_id=TEAM_ID,
-        channel_id=channel,
-        message_ts=ts,
-        response_url=world.slack.response_url("stranger"),
-        trigger_id=world.slack.trigger_id(),
-        action_id=action_id,
-    )
+    action_id, channel, ts = posted_request(world)
+    payload = recorded_click(world, action_id, "W0STRANGER", channel, ts)
     response = world.post("/slack/events", *signed_interaction(SLACK_SECRET, payload))
     assert response.status_code == 200
     told = eventually(lambda: world.ephemerals_for("W0STRANGER"), what="ephemeral refusal")
