@@ -76,8 +76,7 @@ def test_refund_request_ends_with_one_approval_request_and_one_action(world: Wor
     world.deliver("evt_r1", "cnv_r1", "msg_r1", "I was charged twice, please refund me.")
     world.inngest.wait_idle(30)
 
-    run = world.run("handle-inbound-message")
-    assert run.status == "completed", run.error
+    run = world.completed("handle-inbound-message")
     requested = world.inngest.events_named("support/approval.requested")
     assert len(requested) == 1
     data = requested[0]["data"]
@@ -154,8 +153,7 @@ def test_plain_question_ends_with_one_draft_and_no_approval(world: World) -> Non
     world.deliver("evt_q1", "cnv_q1", "msg_q1", "How do I change my password?")
     world.inngest.wait_idle(30)
 
-    run = world.run("handle-inbound-message")
-    assert run.status == "completed", run.error
+    run = world.completed("handle-inbound-message")
     assert run.output["outcome"] == "drafted"
     [draft] = world.front.drafts
     assert draft["conversation_id"] == "cnv_q1" and draft["channel_id"] == CHANNEL
@@ -176,8 +174,7 @@ def test_plain_question_ends_with_one_draft_and_no_approval(world: World) -> Non
 def test_noreply_sender_ends_with_no_model_call(world: World, sender: str) -> None:
     world.deliver("evt_n1", "cnv_n1", "msg_n1", "Your order has shipped", sender=sender)
     world.inngest.wait_idle(30)
-    run = world.run("handle-inbound-message")
-    assert run.status == "completed", run.error
+    run = world.completed("handle-inbound-message")
     assert run.output["outcome"] == "skipped" and "automated" in run.output["reason"]
     assert world.anthropic.requests == []
     assert world.front.drafts == []
@@ -197,8 +194,7 @@ def test_front_500_falls_back_to_webhook_data_and_marks_context_degraded(world: 
     world.front.fail_next("GET /messages/*", 500)
     world.deliver("evt_d1", "cnv_d1", "msg_d1", "I was charged twice, please refund me.")
     world.inngest.wait_idle(30)
-    run = world.run("handle-inbound-message")
-    assert run.status == "completed", run.error
+    world.completed("handle-inbound-message")
     [action] = world.rows("actions")
     assert action["context_degraded"]
     degraded = [r for r in world.rows("audit_log") if r["event"] == "context.degraded"]
@@ -218,8 +214,7 @@ def test_front_down_leaves_the_sender_unconfirmed_and_no_account_data(world: Wor
     world.front.fail_next("GET /conversations/*/messages", 500)
     world.deliver("evt_d2", "cnv_d2", "msg_d2", "I was charged twice, please refund me.")
     world.inngest.wait_idle(30)
-    run = world.run("handle-inbound-message")
-    assert run.status == "completed", run.error
+    run = world.completed("handle-inbound-message")
     assert run.output["degraded"] is True and run.output["outcome"] == "drafted"
     assert world.rows("actions") == []
     assert world.integration.calls("lookup-user") == []
@@ -246,8 +241,7 @@ def test_front_429_delays_the_step_by_retry_after_then_succeeds(world: World) ->
     assert len(retry) == 1 and 1.0 <= retry[0]["delay"] <= 2.5
     world.inngest.advance(3)
     world.inngest.wait_idle(30)
-    run = world.run("handle-inbound-message")
-    assert run.status == "completed", run.error
+    run = world.completed("handle-inbound-message")
     assert len(world.front.drafts) == 1
     assert not any(r["event"] == "context.degraded" for r in world.rows("audit_log"))
 
@@ -398,8 +392,7 @@ def test_create_draft_retried_after_front_accepted_writes_one_draft(world: World
     world.anthropic.reply_text("done")
     world.deliver("evt_s1", "cnv_s1", "msg_s1", "How do I export my data?")
     world.inngest.wait_idle(30)
-    run = world.run("handle-inbound-message")
-    assert run.status == "completed", run.error
+    run = world.completed("handle-inbound-message")
     assert len(world.front.calls("POST /conversations/*/drafts")) == 1
     assert len(world.front.drafts) == 1
     assert run.output["frontDraftId"] == world.front.drafts[0]["draft"]["id"]
@@ -421,8 +414,7 @@ def test_trusted_draft_is_sent_after_five_minutes(world: World) -> None:
     world.inngest.advance(299)
     assert world.front.sent == []
     world.inngest.advance(2)
-    run = world.run("auto-send-draft")
-    assert run.status == "completed", run.error
+    run = world.completed("auto-send-draft")
     [sent] = world.front.sent
     assert "<strong>Export</strong>" in sent["request"]["body"]
     assert world.front.deleted_drafts == [world.front.drafts[0]["draft"]["id"]]
@@ -466,8 +458,7 @@ def test_a_failure_in_turn_2_does_not_repeat_turn_1(world: World) -> None:
     world.deliver("evt_k1", "cnv_k1", "msg_k1", "Can you check my account?")
     world.inngest.wait_idle(30)
 
-    run = world.run("handle-inbound-message")
-    assert run.status == "completed", run.error
+    run = world.completed("handle-inbound-message")
     assert run.output["outcome"] == "drafted"
     assert turn_steps(run) == ["agent-turn-1", "agent-turn-2", "agent-turn-3"]
     errors = [h["step"] for h in run.history if h.get("op") == "StepError"]
@@ -597,8 +588,7 @@ def test_injection_ends_with_no_proposal_beyond_policy_and_an_audit_row(
     )
     world.inngest.wait_idle(30)
 
-    run = world.run("handle-inbound-message")
-    assert run.status == "completed", run.error
+    world.completed("handle-inbound-message")
     assert world.anthropic.pending == 0
     # every refused call reached the model as a tool error and left an audit row
     refused = [r for r in world.rows("audit_log") if r["event"] == "agent.tool_refused"]
@@ -654,8 +644,7 @@ def test_reply_to_is_where_the_answer_goes_not_who_the_customer_is(world: World)
     world.deliver("evt_rt1", "cnv_rt1", "msg_rt1", "What did I buy?", CUSTOMER, reply_to=VICTIM)
     world.inngest.wait_idle(30)
 
-    run = world.run("handle-inbound-message")
-    assert run.status == "completed", run.error
+    world.completed("handle-inbound-message")
     context = world.anthropic.bodies[0]["messages"][0]["content"][0]["text"]
     assert f'"senderEmail": "{CUSTOMER}"' in context and f'"customerEmail": "{VICTIM}"' in context
     assert own["id"] in context and "Victim course" not in context

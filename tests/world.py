@@ -184,6 +184,12 @@ class World:
         assert len(runs) == 1, [(r.fn_id, r.status) for r in runs]
         return runs[0]
 
+    def completed(self, fn: str) -> Run:
+        """The one run of ``fn``, which must have completed."""
+        run = self.run(fn)
+        assert run.status == "completed", run.error
+        return run
+
     def finished(self, fn: str) -> list[Run]:
         self.settle()
         return [r for r in self.inngest.runs_for(fn) if r.done]

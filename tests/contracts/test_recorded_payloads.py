@@ -159,8 +159,7 @@ def test_recorded_inbound_received_starts_a_run_that_drafts_a_reply(world: World
     [event] = world.inngest.events_named(InboundReceived.NAME)
     assert event["data"]["conversationId"] == IDS["conversation_id"]
     assert event["data"]["messageId"] == IDS["message_id"]
-    run = world.run("handle-inbound-message")
-    assert run.status == "completed", run.error
+    world.completed("handle-inbound-message")
     [draft] = world.front.drafts
     assert draft["conversation_id"] == IDS["conversation_id"]
     assert "<strong>we are on it</strong>" in draft["request"]["body"]
