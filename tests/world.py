@@ -250,7 +250,6 @@ class World:
         action_id: str,
         button: str = "approve_action",
         user: str = APPROVERS[0],
-        *,
         team: str = TEAM_ID,
         timestamp: int | None = None,
     ) -> httpx.Response:
@@ -271,7 +270,7 @@ class World:
         return self.slack_post(payload, timestamp)
 
     def submit_reject(
-        self, action_id: str, reason: str | None, user: str = APPROVERS[0], *, team: str = TEAM_ID
+        self, action_id: str, reason: str | None, user: str = APPROVERS[0], team: str = TEAM_ID
     ) -> httpx.Response:
         """The approver types a reason into the reject modal and submits it."""
         payload = view_submission_payload(
