@@ -52,8 +52,8 @@ def _deliver(url: str, event_id: str) -> httpx.Response:
 
 def test_a_hung_database_gets_a_503_before_fronts_deadline(
     door: str,
-    private_mariadb: PrivateMariaDB,
-    inngest: Any,  # noqa: F811
+    private_mariadb: PrivateMariaDB,  # noqa: F811
+    inngest: Any,
 ) -> None:
     assert _deliver(door, "evt_h0").status_code == 200  # the pool holds a live connection
     pid = private_mariadb.pid
