@@ -49,7 +49,7 @@ def test_the_app_really_is_in_cloud_mode(cloud: World) -> None:
 
 
 def test_gunicorn_registered_the_functions_on_start(cloud: World) -> None:
-    """INNGEST_SYNC_ON_START: the master registered once before the harness's own sync (a PUT)."""
+    """INNGEST_SYNC_ON_START: the master registered once before the world's own sync (a PUT)."""
     first = cloud.inngest.register_requests[0]
     assert len(cloud.inngest.register_requests) >= 2
     assert first["body"]["url"] == cloud.url + "/api/inngest"
