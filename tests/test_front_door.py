@@ -35,10 +35,15 @@ def _ends_turn(request: dict[str, Any]) -> dict[str, Any]:
 def door(clean_db: str, inngest: Any) -> Iterator[tuple[LiveServer, Any]]:
     # The agent workflow also runs on every inbound event: give it a Front and a Claude to talk to,
     # so its runs finish and do not bleed into the next test.
-    with FrontFake(FRONT_TOKEN) as front, AnthropicFake(ANTHROPIC_KEY, responder=_ends_turn) as claude:
+    with (
+        FrontFake(FRONT_TOKEN) as front,
+        AnthropicFake(ANTHROPIC_KEY, responder=_ends_turn) as claude,
+    ):
         front.add_inbox(INBOX)
         env = settings(
-            clean_db, INNGEST_BASE_URL=inngest.url, FRONT_API_BASE_URL=front.url,
+            clean_db,
+            INNGEST_BASE_URL=inngest.url,
+            FRONT_API_BASE_URL=front.url,
             ANTHROPIC_BASE_URL=claude.url,
         )
         yield from _serve_door(env, inngest)
@@ -48,8 +53,11 @@ def _serve_door(settings: dict[str, str], inngest: Any) -> Iterator[tuple[LiveSe
     with live_app(settings) as server:
         inngest.sync(server.url + "/api/inngest")
         apps.add(
-            slug="acme", name="Acme", front_inbox_id=INBOX,
-            integration_base_url="http://127.0.0.1:9", integration_secret="s" * 20,
+            slug="acme",
+            name="Acme",
+            front_inbox_id=INBOX,
+            integration_base_url="http://127.0.0.1:9",
+            integration_secret="s" * 20,
         )
         yield server, inngest
         inngest.wait_idle(timeout=30)
@@ -61,8 +69,14 @@ def post(server: LiveServer, body: bytes, headers: dict[str, str]) -> httpx.Resp
 
 def inbound(event_id: str = "evt_1", **kw: Any) -> dict[str, Any]:
     return inbound_event(
-        event_id, "cnv_1", kw.pop("inbox", INBOX), "msg_1", "customer@example.com",
-        "Refund please", "I was charged twice", **kw,
+        event_id,
+        "cnv_1",
+        kw.pop("inbox", INBOX),
+        "msg_1",
+        "customer@example.com",
+        "Refund please",
+        "I was charged twice",
+        **kw,
     )
 
 
@@ -150,7 +164,10 @@ def _signed_raw(raw: bytes) -> tuple[bytes, dict[str, str]]:
     from tests.fakes.front import front_signature
 
     ts = str(int(time.time() * 1000))
-    return raw, {"X-Front-Request-Timestamp": ts, "X-Front-Signature": front_signature(FRONT_SECRET, ts, raw)}
+    return raw, {
+        "X-Front-Request-Timestamp": ts,
+        "X-Front-Signature": front_signature(FRONT_SECRET, ts, raw),
+    }
 
 
 @pytest.mark.parametrize(
@@ -164,7 +181,13 @@ def _signed_raw(raw: bytes) -> tuple[bytes, dict[str, str]]:
         (lambda e: _signed_raw(b"{not json"), 400, "bad_json"),
         (lambda e: _signed_raw(b"\xff\xfe"), 400, "bad_json"),
         (lambda e: _signed_raw(b"[]"), 400, "bad_payload"),
-        (lambda e: _signed_raw(json.dumps({"type": "inbound", "payload": {"type": "inbound"}}).encode()), 400, "bad_payload"),
+        (
+            lambda e: _signed_raw(
+                json.dumps({"type": "inbound", "payload": {"type": "inbound"}}).encode()
+            ),
+            400,
+            "bad_payload",
+        ),
     ],
 )
 def test_bad_deliveries_get_4xx_and_send_nothing(
@@ -179,7 +202,9 @@ def test_bad_deliveries_get_4xx_and_send_nothing(
 
 
 def test_oversized_body_is_refused(clean_db: str, inngest: Any) -> None:
-    with live_app(settings(clean_db, INNGEST_BASE_URL=inngest.url, MAX_BODY_BYTES="2048")) as server:
+    with live_app(
+        settings(clean_db, INNGEST_BASE_URL=inngest.url, MAX_BODY_BYTES="2048")
+    ) as server:
         envelope = inbound()
         envelope["payload"]["target"]["data"]["text"] = "x" * 5000
         body, headers = signed_webhook(FRONT_SECRET, envelope)
@@ -190,8 +215,11 @@ def test_oversized_body_is_refused(clean_db: str, inngest: Any) -> None:
 def test_inngest_down_answers_503_so_front_retries(clean_db: str) -> None:
     with live_app(settings(clean_db, INNGEST_BASE_URL="http://127.0.0.1:9")) as server:
         apps.add(
-            slug="acme", name="Acme", front_inbox_id=INBOX,
-            integration_base_url="http://127.0.0.1:9", integration_secret="s" * 20,
+            slug="acme",
+            name="Acme",
+            front_inbox_id=INBOX,
+            integration_base_url="http://127.0.0.1:9",
+            integration_secret="s" * 20,
         )
         body, headers = signed_webhook(FRONT_SECRET, inbound())
         answer = post(server, body, headers)

@@ -394,8 +394,6 @@ def test_front_signed_random_bytes(quiet: Door, body: bytes, ctype: str | None) 
 # ---------------------------------------------------------------- /slack/events
 
 
-
-
 def slack_signature(body: bytes, ts: int, secret: str = SLACK_SECRET) -> dict[str, str]:
     """Like Slack (and unlike slack_sdk's helper, which needs UTF-8), for any bytes."""
     mac = hmac.new(secret.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
