@@ -143,7 +143,6 @@ def test_edit_then_reject_and_expire_each_count_under_their_outcome(world: World
     assert meter.wait("support_decisions_total", outcome="edited") == 1
     assert approval_row(edited)["edits"] == {"parameters": {"amount": 2500}}
 
-    world.anthropic.min_cache_tokens = 10**6  # no prompt caching: every input token is "input"
     world.anthropic.reply_tool_use("draft_response", {"body": "Sorry Jane, we cannot refund this."})
     world.anthropic.reply_text("Revised.")
     assert world.submit_reject(rejected, "Outside the refund window").status_code == 200
