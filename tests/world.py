@@ -14,6 +14,10 @@ what a scenario drives (signed Front webhooks, signed Slack clicks and modal sub
 requests) and inspects (rows, the Slack message, runs, events). ``render_blocks`` turns Block Kit
 into the text a person reads; ``make demo`` prints the same rendering.
 
+Without a whole world: ``settings()`` is a complete dev configuration, ``live_app(env)`` serves
+``create_app(env)`` (a context manager), ``empty_tables`` clears a database, and ``make_app`` /
+``make_request`` / ``approval_row`` / ``audit_rows`` write and read rows through ``support.db``.
+
 The constants below are the secrets and ids the fakes and the app share: tests import them from
 here (never from ``conftest``).
 """
