@@ -23,7 +23,13 @@ from sqlalchemy.orm import Session
 
 from support import audit, db, metrics
 from support.db.models import Action, ApprovalRequest, utcnow
-from support.events import ACTION_ID_FIELD
+from support.results import (
+    ActionRecord,
+    ApprovalSummary,
+    Claim,
+    EffectiveAction,
+    ExecutionOutcome,
+)
 
 _NAMESPACE = uuid.UUID("6f1d3c1e-8a57-4a43-9a0e-0c3b7f0b8e11")
 
@@ -104,48 +110,57 @@ def create(
         return to_json(action)
 
 
-def to_json(action: Action) -> dict[str, Any]:
-    return {
-        ACTION_ID_FIELD: action.id,
-        "conversationId": action.conversation_id,
-        "appId": action.app_id,
-        "type": action.type,
-        "parameters": dict(action.parameters or {}),
-        "requiresApproval": action.requires_approval,
-        "status": action.status,
-        "reasoning": action.reasoning,
-        "draftBody": action.draft_body,
-        "customerEmail": action.customer_email,
-        "contextDegraded": action.context_degraded,
-        "result": action.result,
-        "error": action.error,
+def record(action: Action) -> ActionRecord:
+    """The row as a step output: every field of ``ActionRecord`` is the column of that name."""
+    columns = {
+        name: getattr(action, name) for name in ActionRecord.model_fields if name != "action_id"
     }
+    return ActionRecord(action_id=action.id, **columns)
 
 
-def _effective_in(s: Session, action: Action) -> dict[str, Any]:
-    out = to_json(action)
+def to_json(action: Action) -> dict[str, Any]:
+    return record(action).dump()
+
+
+def _effective_in(s: Session, action: Action) -> EffectiveAction:
+    row = record(action)
     approval = s.get(ApprovalRequest, action.id)
     edits = (approval.edits if approval is not None else None) or {}
     edited_params = edits.get("parameters")
+    parameters = row.parameters
     if isinstance(edited_params, dict):
-        out["parameters"] = {**out["parameters"], **edited_params}
+        parameters = {**parameters, **edited_params}
+    draft_body = row.draft_body
     if isinstance(edits.get("draftBody"), str) and edits["draftBody"].strip():
-        out["draftBody"] = edits["draftBody"]
-    out["approval"] = (
-        {"status": approval.status, "decidedBy": approval.decided_by, "reason": approval.reason}
+        draft_body = edits["draftBody"]
+    summary = (
+        ApprovalSummary(
+            status=approval.status, decided_by=approval.decided_by, reason=approval.reason
+        )
         if approval is not None
         else None
     )
-    return out
+    return EffectiveAction(
+        **{**dict(row), "parameters": parameters, "draft_body": draft_body}, approval=summary
+    )
+
+
+def _load(s: Session, action_id: str) -> Action:
+    action = s.get(Action, action_id)
+    if action is None:
+        raise ActionNotFound(f"no action {action_id}")
+    return action
+
+
+def effective_action(action_id: str) -> EffectiveAction:
+    """The action as it will run: parameters merged with the approver's edits."""
+    with db.session() as s:
+        return _effective_in(s, _load(s, action_id))
 
 
 def effective(action_id: str) -> dict[str, Any]:
-    """The action as it will run: parameters merged with the approver's edits."""
-    with db.session() as s:
-        action = s.get(Action, action_id)
-        if action is None:
-            raise ActionNotFound(f"no action {action_id}")
-        return _effective_in(s, action)
+    """``effective_action`` as plain JSON."""
+    return effective_action(action_id).dump()
 
 
 def claim(action_id: str, *, actor: str = "executor") -> dict[str, Any]:
@@ -167,9 +182,7 @@ def claim(action_id: str, *, actor: str = "executor") -> dict[str, Any]:
             .execution_options(synchronize_session=False)
         )
         won = getattr(result, "rowcount", 0) == 1
-        action = s.get(Action, action_id)
-        if action is None:
-            raise ActionNotFound(f"no action {action_id}")
+        action = _load(s, action_id)
         s.refresh(action)
         if won:
             audit.append_in(
@@ -179,61 +192,59 @@ def claim(action_id: str, *, actor: str = "executor") -> dict[str, Any]:
                 action_id=action_id,
                 conversation_id=action.conversation_id,
             )
-            return {"claimed": True, "reason": None, "action": _effective_in(s, action)}
+            return Claim(claimed=True, reason=None, action=_effective_in(s, action)).dump()
         if action.executed_at is not None:
             reason = f"already executed (status {action.status})"
         else:
             reason = "not approved"
-        return {"claimed": False, "reason": reason, "action": _effective_in(s, action)}
+        return Claim(claimed=False, reason=reason, action=_effective_in(s, action)).dump()
 
 
 def record_success(action_id: str, result: dict[str, Any], *, actor: str = "executor") -> None:
-    with db.session() as s:
-        action = s.get(Action, action_id)
-        if action is None:
-            raise ActionNotFound(f"no action {action_id}")
-        action.status, action.result, action.error = "succeeded", result, None
-        audit.append_in(
-            s,
-            "action.succeeded",
-            actor=actor,
-            action_id=action_id,
-            conversation_id=action.conversation_id,
-            detail={"result": result},
-        )
-    metrics.execution(action.type, "succeeded")
+    _record_outcome(action_id, "succeeded", result=result, actor=actor)
 
 
 def record_failure(action_id: str, error: str, *, actor: str = "executor") -> None:
     """Mark the action failed with its error (never 'done'); idempotent for the same error."""
+    _record_outcome(action_id, "failed", error=error, actor=actor)
+
+
+def _record_outcome(
+    action_id: str,
+    status: str,
+    *,
+    actor: str,
+    result: dict[str, Any] | None = None,
+    error: str | None = None,
+) -> None:
+    """The action's final status, with its audit row (``action.<status>``) and its metric."""
     with db.session() as s:
-        action = s.get(Action, action_id)
-        if action is None:
-            raise ActionNotFound(f"no action {action_id}")
-        if action.status == "failed" and action.error == error:
+        action = _load(s, action_id)
+        if status == "failed" and action.status == "failed" and action.error == error:
             return
-        action.status, action.error = "failed", error
+        action.status, action.error = status, error
+        if status == "succeeded":
+            action.result = result
+        detail: dict[str, Any] = {"result": result} if status == "succeeded" else {"error": error}
         audit.append_in(
             s,
-            "action.failed",
+            f"action.{status}",
             actor=actor,
             action_id=action_id,
             conversation_id=action.conversation_id,
-            detail={"error": error},
+            detail=detail,
         )
-    metrics.execution(action.type, "failed")
+    metrics.execution(action.type, status)
 
 
 def outcome(action_id: str) -> dict[str, Any]:
     """What ``execute-action`` returns to its caller, read from the row (the source of truth)."""
     with db.session() as s:
-        action = s.get(Action, action_id)
-        if action is None:
-            raise ActionNotFound(f"no action {action_id}")
-        status = "succeeded" if action.status == "succeeded" else "failed"
-        return {
-            ACTION_ID_FIELD: action_id,
-            "status": status,
-            "result": action.result if status == "succeeded" else None,
-            "error": None if status == "succeeded" else (action.error or f"status {action.status}"),
-        }
+        action = _load(s, action_id)
+        succeeded = action.status == "succeeded"
+        return ExecutionOutcome(
+            action_id=action_id,
+            status="succeeded" if succeeded else "failed",
+            result=action.result if succeeded else None,
+            error=None if succeeded else (action.error or f"status {action.status}"),
+        ).dump()

@@ -42,6 +42,7 @@ from sqlalchemy.exc import IntegrityError
 from support import audit, db
 from support.db.models import Draft, utcnow
 from support.front import FrontClient, FrontError, FrontNotFound
+from support.results import DraftRecord
 
 log = logging.getLogger(__name__)
 
@@ -59,35 +60,33 @@ def to_html(markdown: str) -> str:
     return html.strip()
 
 
+def record(row: Draft) -> DraftRecord:
+    """The row as a step output: every field of ``DraftRecord`` but ``key`` is the column of that
+    name."""
+    columns = {name: getattr(row, name) for name in DraftRecord.model_fields if name != "key"}
+    return DraftRecord(key=row.id, **columns)
+
+
 def to_json(row: Draft) -> dict[str, Any]:
-    return {
-        "key": row.id,
-        "conversationId": row.conversation_id,
-        "frontDraftId": row.front_draft_id,
-        "channelId": row.channel_id,
-        "status": row.status,
-        "body": row.body,
-        "category": row.category,
-        "confidence": row.confidence,
-    }
+    return record(row).dump()
 
 
-def _reserve(key: str, **fields: Any) -> tuple[dict[str, Any], bool]:
+def _reserve(key: str, **fields: Any) -> tuple[DraftRecord, bool]:
     """(row, existed_before). Inserts the ``creating`` row when there is none."""
     try:
         with db.session() as s:
             row = s.get(Draft, key)
             if row is not None:
-                return to_json(row), True
+                return record(row), True
             row = Draft(id=key, status="creating", **fields)
             s.add(row)
             s.flush()
-            return to_json(row), False
+            return record(row), False
     except IntegrityError:  # a concurrent attempt inserted it first
         with db.session() as s:
             row = s.get(Draft, key)
             assert row is not None
-            return to_json(row), True
+            return record(row), True
 
 
 def get(key: str) -> dict[str, Any] | None:
@@ -119,8 +118,8 @@ def create_once(
         category=category,
         confidence=confidence,
     )
-    if row["status"] != "creating" and row["frontDraftId"]:
-        return row
+    if row.status != "creating" and row.front_draft_id:
+        return row.dump()
     draft_id: str | None = None
     channel_id: str | None = None
     if existed:

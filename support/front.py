@@ -181,6 +181,15 @@ def _results(body: Any, where: str) -> list[dict[str, Any]]:
     return results
 
 
+def _from_handle(message: dict[str, Any]) -> str | None:
+    """The ``from`` recipient's handle, stripped; None when there is none."""
+    recipients = message.get("recipients")
+    for r in recipients if isinstance(recipients, list) else []:
+        if isinstance(r, dict) and r.get("role") == "from" and isinstance(r.get("handle"), str):
+            return r["handle"].strip() or None
+    return None
+
+
 @dataclass(frozen=True)
 class Message:
     """The fields of a Front message the workflows use (validated)."""
@@ -194,6 +203,9 @@ class Message:
     is_draft: bool = False
     body_html: str = ""
     version: str | None = None  # drafts: Front's current version (DELETE /drafts/{id} needs it)
+    sender_email: str | None = None
+    """Who sent it: the ``from`` recipient's handle (never ``reply-to``, unlike ``customer_email``,
+    which is where an answer goes). The customer's identity, whose account the agent may read."""
 
     @classmethod
     def parse(cls, raw: Any) -> Message:
@@ -220,6 +232,7 @@ class Message:
             is_draft=bool(m.get("is_draft")),
             body_html=body if isinstance(body, str) else "",
             version=version if isinstance(version, str) and version else None,
+            sender_email=_from_handle(m),
         )
 
     def to_json(self) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from support.front import (
     FrontNotFound,
     FrontRateLimited,
     FrontUnavailable,
+    Message,
     retry_after_seconds,
 )
 from support.integrations import (
@@ -332,3 +333,13 @@ def test_integration_errors_are_typed(integration: IntegrationFake) -> None:
         c.lookup_user("a@example.com")
     with pytest.raises(ValueError, match="idempotency key"):
         c.call("revoke-access", {"purchase_id": "p", "reason": "r"})
+
+
+def test_a_message_names_its_sender_apart_from_the_reply_address(front: FrontFake) -> None:
+    front.add_message("cnv_1", "msg_rt", from_email=" Jane@Example.com ", reply_to="x@example.com")
+    with client(front) as c:
+        m = c.get_message("msg_rt")
+        [listed] = [h for h in c.conversation_messages("cnv_1", limit=10) if h.id == "msg_rt"]
+    assert m.customer_email == "x@example.com"  # where the answer goes
+    assert m.sender_email == listed.sender_email == "Jane@Example.com"  # who wrote it
+    assert Message.parse({"id": "m", "created_at": 1, "recipients": []}).sender_email is None

@@ -209,6 +209,27 @@ def test_reject_with_reason_reaches_the_audit_log_and_the_revised_draft(world: W
     assert "Rejected by" in str(world.slack_message(action_id)["blocks"])
 
 
+def test_the_revising_agent_may_read_the_account_owner_s_account(world: World) -> None:
+    """revise-draft names the action's account owner as the sender: the agent's account tools
+    answer for that customer instead of being refused."""
+    world.integration.add_user("jane@example.com")
+    action_id = world.new_request()
+    world.anthropic.reply_tool_use("lookup_user", {"email": "jane@example.com"})
+    world.anthropic.reply_tool_use("draft_response", {"body": "Sorry Jane, no refund this time."})
+    world.anthropic.reply_text("Revised.")
+    world.request_approval(action_id)
+    world.click(action_id, "reject_action")
+    eventually(lambda: world.slack.views_opened, what="reason modal")
+    assert world.submit_reject(action_id, "Outside the refund window").status_code == 200
+    [revise] = eventually(lambda: world.finished("revise-draft"), what="revision finished")
+    assert revise.status == "completed", revise.error
+    assert [c.json["email"] for c in world.integration.calls("lookup-user")] == ["jane@example.com"]
+    tool_result = world.anthropic.requests[1].json["messages"][2]["content"][0]
+    assert tool_result["type"] == "tool_result" and not tool_result.get("is_error")
+    [draft] = world.front.drafts
+    assert "no refund this time" in str(draft)
+
+
 def test_retried_post_adopts_the_message_slack_applied_but_answered_late(world: World) -> None:
     """chat.postMessage is applied at once but answered after the client's 10 s timeout: the step
     fails and is retried. Once, the retry posted a second message, whose twin kept live buttons

@@ -168,6 +168,52 @@ def test_plain_question_ends_with_one_draft_and_no_approval(world: World) -> Non
     assert len(world.front.drafts) == 1
 
 
+def test_a_safe_action_with_a_reply_ends_with_exactly_one_draft(world: World) -> None:
+    """An escalation needs no approval: execute-action runs it and writes the reply; the inbound
+    run does not write a second draft of the same reply."""
+    world.anthropic.reply_tool_use("escalate_to_human", {"reason": "angry", "urgency": "high"})
+    world.anthropic.reply_tool_use(
+        "draft_response", {"body": "A colleague will get back to you.", "category": "other"}
+    )
+    world.anthropic.reply_text("Escalated.")
+    world.deliver("evt_sa1", "cnv_sa1", "msg_sa1", "This is unacceptable!")
+    world.inngest.wait_idle(30)
+
+    run = world.run("handle-inbound-message")
+    assert run.status == "completed", run.error
+    assert run.output["outcome"] == "action_executed"
+    assert run.output["execution"]["status"] == "succeeded"
+    assert len(world.front.calls("POST /conversations/*/comments")) == 1  # the escalation note
+    [draft] = world.front.drafts
+    assert "A colleague will get back to you." in draft["request"]["body"]
+    assert run.output["frontDraftId"] == draft["draft"]["id"]
+    assert [r["status"] for r in world.rows("drafts")] == ["created"]
+
+    assert replay(world, run) == run.output
+    assert len(world.front.drafts) == 1
+
+
+def test_a_safe_action_that_failed_gets_no_reply_draft(world: World) -> None:
+    """Front refuses the escalation note (404): the action is failed and no reply says it was
+    done."""
+    world.anthropic.reply_tool_use("escalate_to_human", {"reason": "angry", "urgency": "high"})
+    world.anthropic.reply_tool_use(
+        "draft_response", {"body": "I have passed this on to a colleague."}
+    )
+    world.anthropic.reply_text("Escalated.")
+    world.front.fail_next("POST /conversations/*/comments", 404)
+    world.deliver("evt_sa2", "cnv_sa2", "msg_sa2", "This is unacceptable!")
+    world.inngest.wait_idle(30)
+
+    run = world.run("handle-inbound-message")
+    assert run.status == "completed", run.error
+    assert run.output["outcome"] == "action_executed"
+    assert run.output["execution"]["status"] == "failed"
+    assert world.front.drafts == []
+    [action] = world.rows("actions")
+    assert action["status"] == "failed"
+
+
 @pytest.mark.parametrize(
     "sender", ["noreply@shop.example", "MAILER-DAEMON@mx.example", "do-not-reply@bank.example"]
 )

@@ -39,12 +39,14 @@ from support.front import (
     FrontUnavailable,
 )
 from support.inngest_client import definitions
+from support.results import DraftDeletion, DraftSend, run_step
 from support.workflows.failures import on_failure
 
 log = logging.getLogger(__name__)
 
 DELAY = dt.timedelta(minutes=5)
 SAME_CONVERSATION = "event.data.conversationId == async.data.conversationId"
+GONE = DraftDeletion(deleted=False, reason="the draft is already gone")
 
 
 def _release(draft_key: str) -> None:
@@ -67,7 +69,7 @@ def send_draft(draft_key: str) -> dict[str, Any]:
             .execution_options(synchronize_session=False)
         )
         if getattr(claimed, "rowcount", 0) != 1:
-            return {"sent": False, "reason": "draft is not in the created state"}
+            return DraftSend(sent=False, reason="draft is not in the created state").dump()
         draft = s.get(Draft, draft_key)
         assert draft is not None
         conversation_id, html = draft.conversation_id, draft.body_html
@@ -100,7 +102,7 @@ def send_draft(draft_key: str) -> dict[str, Any]:
             conversation_id=conversation_id,
             detail={"key": draft_key, "messageUid": uid},
         )
-    return {"sent": True, "messageUid": uid, "frontDraftId": front_draft_id}
+    return DraftSend(sent=True, message_uid=uid, front_draft_id=front_draft_id).dump()
 
 
 def delete_sent_draft(front_draft_id: str) -> dict[str, Any]:
@@ -110,7 +112,7 @@ def delete_sent_draft(front_draft_id: str) -> dict[str, Any]:
             try:
                 version = front.get_draft(front_draft_id).version
             except FrontNotFound:
-                return {"deleted": False, "reason": "the draft is already gone"}
+                return GONE.dump()
             if not version:
                 raise FrontError(f"Front answered draft {front_draft_id} without a version")
             front.delete_draft(front_draft_id, version)
@@ -121,9 +123,9 @@ def delete_sent_draft(front_draft_id: str) -> dict[str, Any]:
             str(exc), dt.timedelta(seconds=max(exc.retry_after, 1.0))
         ) from exc
     except FrontNotFound:
-        return {"deleted": False, "reason": "the draft is already gone"}
+        return GONE.dump()
     log.info("auto_send.draft_deleted draft_id=%s", front_draft_id)
-    return {"deleted": True, "frontDraftId": front_draft_id}
+    return DraftDeletion(deleted=True, front_draft_id=front_draft_id).dump()
 
 
 @definitions.create_function(
@@ -139,9 +141,11 @@ def delete_sent_draft(front_draft_id: str) -> dict[str, Any]:
 def auto_send_draft(ctx: inngest.ContextSync) -> dict[str, Any]:
     request = AutoSendRequested.parse(ctx.event.data)
     ctx.step.sleep("wait-for-activity", DELAY)
-    sent = ctx.step.run("send-draft", send_draft, request.draft_key)
-    if sent.get("sent") and sent.get("frontDraftId"):
-        sent["draftDeletion"] = ctx.step.run(
-            "delete-draft", delete_sent_draft, str(sent["frontDraftId"])
+    sent = run_step(ctx, "send-draft", send_draft, request.draft_key, out=DraftSend)
+    out = sent.dump()
+    if sent.sent and sent.front_draft_id:
+        deletion = run_step(
+            ctx, "delete-draft", delete_sent_draft, sent.front_draft_id, out=DraftDeletion
         )
-    return sent
+        out["draftDeletion"] = deletion.dump()
+    return out

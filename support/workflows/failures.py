@@ -31,6 +31,7 @@ from support.config import current
 from support.db.models import Action
 from support.events import ACTION_ID_FIELD
 from support.front import FrontClient, FrontError
+from support.results import ApprovalClosed, Failure, Notice, run_step
 
 log = logging.getLogger(__name__)
 
@@ -43,43 +44,45 @@ def _dict(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def describe(data: Mapping[str, Any]) -> dict[str, Any]:
-    """The failure, from ``inngest/function.failed`` data, as plain JSON for the steps."""
+def describe(data: Mapping[str, Any]) -> Failure:
+    """The failure, from ``inngest/function.failed`` data."""
     fields = _dict(_dict(data.get("event")).get("data"))
     error = _dict(data.get("error"))
     message = str(error.get("message") or error.get("name") or "unknown error")
     function = str(data.get("function_id") or "unknown function").removeprefix(APP_PREFIX)
     conversation_id = fields.get("conversationId")
     action_id = fields.get(ACTION_ID_FIELD)
-    return {
-        "function": function,
-        "runId": str(data.get("run_id") or ""),
-        "error": message[:MAX_ERROR_CHARS],
-        "conversationId": conversation_id if isinstance(conversation_id, str) else None,
-        "actionId": action_id if isinstance(action_id, str) else None,
-    }
+    return Failure(
+        function=function,
+        run_id=str(data.get("run_id") or ""),
+        error=message[:MAX_ERROR_CHARS],
+        conversation_id=conversation_id if isinstance(conversation_id, str) else None,
+        action_id=action_id if isinstance(action_id, str) else None,
+    )
 
 
-def record_failure(failure: dict[str, Any]) -> dict[str, Any]:
+def record_failure(failure: Failure) -> dict[str, Any]:
     """Audit row, and the action's status when the run was about one. Returns the failure with
     the conversation filled in from the action when the event did not name it."""
-    conversation_id = failure["conversationId"]
-    action_id = failure["actionId"]
+    conversation_id = failure.conversation_id
+    action_id = failure.action_id
     with db.session() as s:
         action = s.get(Action, action_id) if action_id else None
         if action is not None:
             conversation_id = conversation_id or action.conversation_id
             if action.status not in FINISHED:
-                action.status, action.error = "failed", failure["error"]
+                action.status, action.error = "failed", failure.error
         audit.append_in(
             s,
             "function.failed",
             actor="inngest",
             action_id=action_id if action is not None else None,
             conversation_id=conversation_id[:64] if conversation_id else None,
-            detail={k: failure[k] for k in ("function", "runId", "error", "actionId")},
+            detail=failure.model_dump(
+                mode="json", by_alias=True, include={"function", "run_id", "error", "action_id"}
+            ),
         )
-    return {**failure, "conversationId": conversation_id}
+    return failure.model_copy(update={"conversation_id": conversation_id}).dump()
 
 
 def close_approval(action_id: str) -> dict[str, Any]:
@@ -89,68 +92,71 @@ def close_approval(action_id: str) -> dict[str, Any]:
 
     outcome = approvals.expire(action_id)
     if not outcome.won or outcome.record is None:
-        return {"expired": False}
+        return ApprovalClosed(expired=False).dump()
     try:
         redrawn = update_message(slack_client(), outcome.record)
     except (SlackApiError, OSError) as exc:
         log.exception("failure.redraw_failed action_id=%s", action_id)
-        return {"expired": True, "redrawn": False, "error": str(exc)[:300]}
-    return {"expired": True, "redrawn": redrawn}
+        return ApprovalClosed(expired=True, redrawn=False, error=str(exc)[:300]).dump()
+    return ApprovalClosed(expired=True, redrawn=redrawn).dump()
 
 
-def alert_slack(failure: dict[str, Any]) -> dict[str, Any]:
+def alert_slack(failure: Failure) -> dict[str, Any]:
     config = current()
     channel = config.slack_alert_channel or config.slack_approval_channel
     if not channel:
-        log.error("failure.alert_skipped reason=no channel failure=%s", failure)
-        return {"posted": False, "error": "no SLACK_ALERT_CHANNEL or SLACK_APPROVAL_CHANNEL"}
+        log.error("failure.alert_skipped reason=no channel failure=%s", failure.dump())
+        error = "no SLACK_ALERT_CHANNEL or SLACK_APPROVAL_CHANNEL"
+        return Notice(posted=False, error=error).dump()
     from slack.messages import web_client
 
-    lines = [f":warning: *{failure['function']}* failed after its retries: {failure['error']}"]
-    if failure["conversationId"]:
-        lines.append(f"Conversation: `{failure['conversationId']}`")
-    if failure["actionId"]:
-        lines.append(f"Action: `{failure['actionId']}` (marked failed, nothing more will happen)")
-    lines.append(f"Inngest run: `{failure['runId']}`")
+    lines = [f":warning: *{failure.function}* failed after its retries: {failure.error}"]
+    if failure.conversation_id:
+        lines.append(f"Conversation: `{failure.conversation_id}`")
+    if failure.action_id:
+        lines.append(f"Action: `{failure.action_id}` (marked failed, nothing more will happen)")
+    lines.append(f"Inngest run: `{failure.run_id}`")
     try:
         answer = web_client(config).chat_postMessage(
             channel=channel, text="\n".join(lines), unfurl_links=False
         )
     except (SlackApiError, OSError) as exc:
-        log.exception("failure.alert_failed channel=%s failure=%s", channel, failure)
-        return {"posted": False, "error": str(exc)[:300]}
-    return {"posted": True, "channel": channel, "ts": str(answer.get("ts"))}
+        log.exception("failure.alert_failed channel=%s failure=%s", channel, failure.dump())
+        return Notice(posted=False, error=str(exc)[:300]).dump()
+    return Notice(posted=True, channel=channel, ts=str(answer.get("ts"))).dump()
 
 
-def comment_in_front(failure: dict[str, Any]) -> dict[str, Any]:
+def comment_in_front(failure: Failure) -> dict[str, Any]:
     body = (
-        f"The agent could not handle this conversation: {failure['error']} "
-        f"(support-agent {failure['function']}, run {failure['runId']}). Please handle it by hand."
+        f"The agent could not handle this conversation: {failure.error} "
+        f"(support-agent {failure.function}, run {failure.run_id}). Please handle it by hand."
     )
     try:
         with FrontClient.from_config(current()) as front:
-            comment_id = front.comment(failure["conversationId"], body)
+            comment_id = front.comment(failure.conversation_id or "", body)
     except FrontError as exc:
-        log.exception("failure.comment_failed failure=%s", failure)
-        return {"commented": False, "error": str(exc)[:300]}
-    return {"commented": True, "commentId": comment_id}
+        log.exception("failure.comment_failed failure=%s", failure.dump())
+        return Notice(commented=False, error=str(exc)[:300]).dump()
+    return Notice(commented=True, comment_id=comment_id).dump()
 
 
 def on_failure(ctx: inngest.ContextSync) -> dict[str, Any]:
-    failure = ctx.step.run("record-failure", record_failure, describe(ctx.event.data))
+    failure = run_step(ctx, "record-failure", record_failure, describe(ctx.event.data), out=Failure)
     ctx.logger.error(
         "function.failed function=%s run_id=%s conversation_id=%s action_id=%s error=%s",
-        failure["function"],
-        failure["runId"],
-        failure["conversationId"],
-        failure["actionId"],
-        failure["error"],
+        failure.function,
+        failure.run_id,
+        failure.conversation_id,
+        failure.action_id,
+        failure.error,
     )
     closed = None
-    if failure["actionId"]:
-        closed = ctx.step.run("close-approval", close_approval, failure["actionId"])
-    slack = ctx.step.run("alert-slack", alert_slack, failure)
+    if failure.action_id:
+        closed = run_step(
+            ctx, "close-approval", close_approval, failure.action_id, out=ApprovalClosed
+        ).dump()
+    slack = run_step(ctx, "alert-slack", alert_slack, failure, out=Notice).dump()
     front = None
-    if failure["conversationId"]:
-        front = ctx.step.run("comment-in-front", comment_in_front, failure)
-    return {"failure": failure, "approval": closed, "slack": slack, "front": front}
+    if failure.conversation_id:
+        front = run_step(ctx, "comment-in-front", comment_in_front, failure, out=Notice).dump()
+    return {"failure": failure.dump(), "approval": closed, "slack": slack, "front": front}

@@ -9,7 +9,8 @@ Steps: ``gather-context`` -> ``check-rules`` (stop with a recorded reason) -> ``
 ``agent-turn-2``, ... (one model call each, with the tools it asked for: a failure in turn k retries
 turn k only) -> ``agent-reasoning`` (the decision and the run's tokens) -> either ``create-action`` +
 ``support/approval.requested`` (needs approval), ``create-action`` + invoke ``execute-action`` (a
-safe action), and/or ``create-draft`` (+ maybe ``auto-send-draft``).
+safe action; its reply is drafted here once it succeeded), and/or ``create-draft`` (+ maybe
+``auto-send-draft``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import inngest
 
 from support import agent
+from support.agent.result import AgentResult
 from support.config import current
 from support.events import (
     ACTION_ID_FIELD,
@@ -29,6 +31,17 @@ from support.events import (
     ProposedAction,
 )
 from support.inngest_client import definitions
+from support.results import (
+    ActionRecord,
+    AgentTurn,
+    AutoSendGate,
+    DraftRecord,
+    ExecutionOutcome,
+    InboundContext,
+    RuleCheck,
+    parse_output,
+    run_step,
+)
 from support.workflows import inbound_steps as steps
 from support.workflows.execute_action import execute_action
 from support.workflows.failures import on_failure
@@ -52,66 +65,75 @@ MESSAGE_KEY = "event.data.messageId"
 def handle_inbound_message(ctx: inngest.ContextSync) -> dict[str, Any]:
     event = InboundReceived.parse(ctx.event.data)
 
-    context = ctx.step.run("gather-context", steps.gather_context, event)
-    rules = ctx.step.run("check-rules", steps.check_rules, context)
-    if rules["stop"]:
+    context = run_step(ctx, "gather-context", steps.gather_context, event, out=InboundContext)
+    rules = run_step(ctx, "check-rules", steps.check_rules, context, out=RuleCheck)
+    if rules.stop:
         ctx.logger.info(
-            "inbound.stopped conversation_id=%s reason=%s", event.conversation_id, rules["reason"]
+            "inbound.stopped conversation_id=%s reason=%s", event.conversation_id, rules.reason
         )
-        return {"outcome": "skipped", "reason": rules["reason"]}
+        return {"outcome": "skipped", "reason": rules.reason}
 
     turns: list[dict[str, Any]] = []
     while agent.stopped(turns, current().agent_max_turns) is None:
-        turn = ctx.step.run(f"agent-turn-{len(turns) + 1}", steps.agent_turn, context, list(turns))
-        turns.append(turn)
-    decision = ctx.step.run("agent-reasoning", steps.agent_reasoning, context, turns)
-    out: dict[str, Any] = {"outcome": "nothing", "degraded": context["degraded"]}
-    proposed = decision.get("action")
-
-    if proposed and proposed.get("requiresApproval", True):
-        action = ctx.step.run("create-action", steps.create_action, ctx.run_id, context, decision)
-        request = ApprovalRequested(
-            action_id=action[ACTION_ID_FIELD],
-            conversation_id=event.conversation_id,
-            app_id=event.app_id,
-            action=ProposedAction(type=action["type"], parameters=action["parameters"]),
-            agent_reasoning=decision.get("reasoning") or "",
-            customer_email=steps.account_owner(context),
-        )
-        ctx.step.send_event(
-            "request-approval",
-            request.to_event(event_id=f"approval-requested-{action[ACTION_ID_FIELD]}"),
-        )
-        return {**out, "outcome": "approval_requested", "actionId": action[ACTION_ID_FIELD]}
+        step_id = f"agent-turn-{len(turns) + 1}"
+        turn = run_step(ctx, step_id, steps.agent_turn, context, list(turns), out=AgentTurn)
+        turns.append(turn.dump())
+    decision = run_step(
+        ctx, "agent-reasoning", steps.agent_reasoning, context, turns, out=AgentResult
+    )
+    out: dict[str, Any] = {"outcome": "nothing", "degraded": context.degraded}
+    proposed = decision.action
 
     if proposed:
-        action = ctx.step.run("create-action", steps.create_action, ctx.run_id, context, decision)
-        result = ctx.step.invoke(
-            "execute-action",
-            function=execute_action,
-            data={ACTION_ID_FIELD: action[ACTION_ID_FIELD]},
+        action = run_step(
+            ctx,
+            "create-action",
+            steps.create_action,
+            ctx.run_id,
+            context,
+            decision,
+            out=ActionRecord,
         )
-        out = {
-            **out,
-            "outcome": "action_executed",
-            "actionId": action[ACTION_ID_FIELD],
-            "execution": result,
-        }
+        out = {**out, "actionId": action.action_id}
+        if action.requires_approval:
+            request = ApprovalRequested(
+                action_id=action.action_id,
+                conversation_id=event.conversation_id,
+                app_id=event.app_id,
+                action=ProposedAction(type=action.type, parameters=action.parameters),
+                agent_reasoning=decision.reasoning,
+                customer_email=context.account_owner(),
+            )
+            ctx.step.send_event(
+                "request-approval",
+                request.to_event(event_id=f"approval-requested-{action.action_id}"),
+            )
+            return {**out, "outcome": "approval_requested"}
+        result = ctx.step.invoke(
+            "execute-action", function=execute_action, data={ACTION_ID_FIELD: action.action_id}
+        )
+        out = {**out, "outcome": "action_executed", "execution": result}
+        if parse_output("execute-action", result, ExecutionOutcome).status != "succeeded":
+            return out  # no reply that tells the customer the action was done
 
-    if decision.get("draftBody"):
-        draft = ctx.step.run("create-draft", steps.create_draft, context, decision)
+    if decision.draft_body:
+        draft = run_step(
+            ctx, "create-draft", steps.create_draft, context, decision, out=DraftRecord
+        )
         out = {
             **out,
             "outcome": out["outcome"] if proposed else "drafted",
-            "frontDraftId": draft["frontDraftId"],
+            "frontDraftId": draft.front_draft_id,
         }
-        gate = ctx.step.run("auto-send-gate", steps.auto_send_gate, context, decision)
-        if gate["allowed"]:
+        gate = run_step(
+            ctx, "auto-send-gate", steps.auto_send_gate, context, decision, out=AutoSendGate
+        )
+        if gate.allowed:
             ctx.step.send_event(
                 "schedule-auto-send",
                 AutoSendRequested(
-                    conversation_id=event.conversation_id, draft_key=draft["key"]
-                ).to_event(event_id=f"auto-send-{draft['key']}"),
+                    conversation_id=event.conversation_id, draft_key=draft.key
+                ).to_event(event_id=f"auto-send-{draft.key}"),
             )
             out["autoSend"] = True
     return out

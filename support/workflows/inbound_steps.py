@@ -16,11 +16,13 @@ import inngest
 
 from support import actions, apps, audit, drafts, policy
 from support import agent as agent_module
+from support.agent.result import AgentResult
 from support.config import current
 from support.db.models import App
 from support.events import InboundReceived
 from support.front import FrontClient, FrontConfigError, FrontError, FrontRateLimited, Message
 from support.integrations import IntegrationClient, IntegrationError
+from support.results import AgentTurn, AutoSendGate, DraftRecord, InboundContext, RuleCheck
 
 log = logging.getLogger(__name__)
 
@@ -83,40 +85,6 @@ def integration_for(app: App) -> IntegrationClient:
     )
 
 
-def sender_address(raw_message: Any) -> str | None:
-    """Who sent the message: its ``from`` recipient as Front reports it (never ``reply-to``).
-
-    ``Message.customer_email`` is where the answer goes (``reply-to`` first); the customer's
-    *identity*, whose account the agent may read, is the sender.
-    """
-    if not isinstance(raw_message, dict):
-        return None
-    for r in raw_message.get("recipients") or []:
-        if isinstance(r, dict) and r.get("role") == "from" and isinstance(r.get("handle"), str):
-            handle = r["handle"].strip()
-            return handle or None
-    return None
-
-
-def read_inbound(front: FrontClient, message_id: str) -> tuple[Message, str | None]:
-    """The message and its sender, from one ``GET /messages/{id}``."""
-    # Message.parse keeps the reply address only; the raw body still has the `from` recipient.
-    raw = front._request("GET", f"/messages/{message_id}")
-    return Message.parse(raw), sender_address(raw)
-
-
-def read_recent(
-    front: FrontClient, conversation_id: str
-) -> tuple[list[Message], dict[str, str | None]]:
-    """The newest ``HISTORY_LIMIT`` messages (one page, newest first) and each one's sender."""
-    body = front._request("GET", f"/conversations/{conversation_id}/messages?limit={HISTORY_LIMIT}")
-    raw = body.get("_results") if isinstance(body, dict) else None
-    if not isinstance(raw, list):
-        raise FrontError("Front answered an unexpected shape: messages._results is not a list")
-    messages = [Message.parse(m) for m in raw]
-    return messages, {m.id: sender_address(r) for m, r in zip(messages, raw, strict=True)}
-
-
 def gather_context(event: InboundReceived) -> dict[str, Any]:
     """Message, recent history, sender, app user and purchases; degraded when a source failed.
 
@@ -137,15 +105,15 @@ def gather_context(event: InboundReceived) -> dict[str, Any]:
     try:
         with FrontClient.from_config(config) as front:
             try:
-                message, sender = read_inbound(front, event.message_id)
+                message = front.get_message(event.message_id)
             except FrontError as exc:
                 front_call_failed(exc)
                 degraded.append(f"front: {exc}")
-            recent, senders = read_recent(front, event.conversation_id)
+            recent = front.conversation_messages(event.conversation_id, limit=HISTORY_LIMIT)
         if message is None:  # the single read failed: the listing has Front's copy too
             message = next((m for m in recent if m.id == event.message_id), None)
-            sender = senders.get(event.message_id) if message is not None else None
         if message is not None:
+            sender = message.sender_email
             text = message.text or text
             subject = message.subject or subject
             email = message.customer_email or email
@@ -174,32 +142,37 @@ def gather_context(event: InboundReceived) -> dict[str, Any]:
         except IntegrationError as exc:
             degraded.append(f"integration: {exc}")
 
-    context = {
-        "appId": app.id,
-        "appName": app.name,
-        "conversationId": event.conversation_id,
-        "messageId": event.message_id,
-        "inboxId": event.inbox_id,
-        "frontEventId": event.front_event_id,
-        "subject": subject,
-        "message": text[:TEXT_LIMIT],
-        "customerEmail": email,  # where the reply goes
-        "senderEmail": sender,  # who the customer is (None: unconfirmed)
-        "history": list(reversed(history)),  # oldest first, as a human reads it
-        "outboundStreak": outbound_streak,
-        "user": user,
-        "purchases": purchases,
-        "degraded": bool(degraded),
-        "degradedReasons": degraded,
-    }
+    context = InboundContext(
+        app_id=app.id,
+        app_name=app.name,
+        conversation_id=event.conversation_id,
+        message_id=event.message_id,
+        inbox_id=event.inbox_id,
+        front_event_id=event.front_event_id,
+        subject=subject,
+        message=text[:TEXT_LIMIT],
+        customer_email=email,
+        sender_email=sender,
+        history=list(reversed(history)),  # oldest first, as a human reads it
+        outbound_streak=outbound_streak,
+        user=user,
+        purchases=purchases,
+        degraded=bool(degraded),
+        degraded_reasons=degraded,
+    )
     if degraded:
-        audit.append(
-            "context.degraded",
-            actor="agent",
-            conversation_id=event.conversation_id,
-            detail={"reasons": degraded, "messageId": event.message_id},
-        )
-    return context
+        _audit("context.degraded", "agent", context, {"reasons": degraded})
+    return context.dump()
+
+
+def _audit(name: str, actor: str, context: InboundContext, detail: dict[str, Any]) -> None:
+    """An audit row about the inbound message (its id goes into the detail)."""
+    audit.append(
+        name,
+        actor=actor,
+        conversation_id=context.conversation_id,
+        detail={**detail, "messageId": context.message_id},
+    )
 
 
 def _normalise(text: str) -> str:
@@ -207,39 +180,34 @@ def _normalise(text: str) -> str:
     return re.sub(r"[^a-z ]+", "", first.lower()).strip()
 
 
-def rule_violation(context: dict[str, Any]) -> str | None:
-    email = context.get("customerEmail") or ""
+def rule_violation(context: InboundContext) -> str | None:
+    email = context.customer_email or ""
     local = email.split("@", 1)[0]
     if email and NOREPLY.match(local):
         return f"sender {email} is an automated address"
-    words = _normalise(str(context.get("message") or ""))
+    words = _normalise(context.message)
     if words in ACKNOWLEDGEMENTS:
         return "bare acknowledgement, nothing to answer"
-    if int(context.get("outboundStreak") or 0) >= REPLY_LOOP_LIMIT:
+    if context.outbound_streak >= REPLY_LOOP_LIMIT:
         return f"{REPLY_LOOP_LIMIT} replies in a row with no new customer message"
     return None
 
 
-def check_rules(context: dict[str, Any]) -> dict[str, Any]:
+def check_rules(context: InboundContext) -> dict[str, Any]:
     reason = rule_violation(context)
     if reason:
-        audit.append(
-            "inbound.skipped",
-            actor="rules",
-            conversation_id=context["conversationId"],
-            detail={"reason": reason, "messageId": context["messageId"]},
-        )
-    return {"stop": reason is not None, "reason": reason}
+        _audit("inbound.skipped", "rules", context, {"reason": reason})
+    return RuleCheck(stop=reason is not None, reason=reason).dump()
 
 
-def _agent_context(context: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in context.items() if k not in ("appId", "frontEventId")}
+def _agent_context(context: InboundContext) -> dict[str, Any]:
+    return context.model_dump(mode="json", by_alias=True, exclude={"app_id", "front_event_id"})
 
 
-def agent_turn(context: dict[str, Any], turns: list[dict[str, Any]]) -> dict[str, Any]:
+def agent_turn(context: InboundContext, turns: list[dict[str, Any]]) -> dict[str, Any]:
     """One model call and the tools it asked for (``agent-turn-N``); refusals go to the audit log."""
     config = current()
-    app = load_app(int(context["appId"]))
+    app = load_app(context.app_id)
     try:
         with agent_module.model_client(config) as model:
             turn = agent_module.take_turn(
@@ -254,26 +222,22 @@ def agent_turn(context: dict[str, Any], turns: list[dict[str, Any]]) -> dict[str
         raise  # retried by Inngest
     except agent_module.AgentError as exc:
         raise inngest.NonRetriableError(str(exc)) from exc
-    for refusal in turn["refused"]:
-        audit.append(
-            "agent.tool_refused",
-            actor="agent",
-            conversation_id=context["conversationId"],
-            detail={**refusal, "messageId": context["messageId"], "turn": turn["turn"]},
-        )
+    checked = AgentTurn.model_validate(turn)
+    for refusal in checked.refused:
+        _audit("agent.tool_refused", "agent", context, {**refusal, "turn": checked.turn})
         log.warning(
             "agent.tool_refused conversation_id=%s tool=%s reason=%s",
-            context["conversationId"],
-            refusal["tool"],
-            refusal["reason"],
+            context.conversation_id,
+            refusal.get("tool"),
+            refusal.get("reason"),
         )
-    return turn
+    return checked.dump()
 
 
-def agent_reasoning(context: dict[str, Any], turns: list[dict[str, Any]]) -> dict[str, Any]:
+def agent_reasoning(context: InboundContext, turns: list[dict[str, Any]]) -> dict[str, Any]:
     """The decision from the run's turns; the run's tokens go to the audit log and the logs."""
     config = current()
-    app = load_app(int(context["appId"]))
+    app = load_app(context.app_id)
     result = agent_module.finish(
         _agent_context(context),
         turns,
@@ -282,13 +246,12 @@ def agent_reasoning(context: dict[str, Any], turns: list[dict[str, Any]]) -> dic
         model=config.anthropic_model,
     )
     usage = result.usage()
-    audit.append(
+    _audit(
         "agent.completed",
-        actor="agent",
-        conversation_id=context["conversationId"],
-        detail={
+        "agent",
+        context,
+        {
             **usage,
-            "messageId": context["messageId"],
             "stopReason": result.stop_reason,
             "action": result.action.type if result.action else None,
             "refusals": len(result.refusals),
@@ -297,7 +260,7 @@ def agent_reasoning(context: dict[str, Any], turns: list[dict[str, Any]]) -> dic
     log.info(
         "agent.usage conversation_id=%s model=%s turns=%d input=%d output=%d cache_read=%d "
         "cache_write=%d stop_reason=%s",
-        context["conversationId"],
+        context.conversation_id,
         result.model,
         result.turns,
         result.input_tokens,
@@ -309,67 +272,55 @@ def agent_reasoning(context: dict[str, Any], turns: list[dict[str, Any]]) -> dic
     return result.to_json()
 
 
-def account_owner(context: dict[str, Any]) -> str | None:
-    """Whose account an action touches: the confirmed sender, else the reply address."""
-    return context.get("senderEmail") or context.get("customerEmail")
-
-
-def create_action(run_id: str, context: dict[str, Any], decision: dict[str, Any]) -> dict[str, Any]:
-    proposed = decision["action"]
+def create_action(run_id: str, context: InboundContext, decision: AgentResult) -> dict[str, Any]:
+    proposed = decision.action
+    if proposed is None:
+        raise inngest.NonRetriableError("create-action without a proposed action")
     return actions.create(
         action_id=actions.action_id_for(f"inbound:{run_id}"),
-        conversation_id=context["conversationId"],
-        app_id=int(context["appId"]),
-        action_type=proposed["type"],
-        parameters=proposed.get("parameters") or {},
-        requires_approval=bool(proposed.get("requiresApproval", True)),
-        reasoning=decision.get("reasoning") or "",
-        draft_body=decision.get("draftBody"),
-        customer_email=account_owner(context),
-        context_degraded=bool(context.get("degraded")),
+        conversation_id=context.conversation_id,
+        app_id=context.app_id,
+        action_type=proposed.type,
+        parameters=proposed.parameters,
+        requires_approval=proposed.requires_approval,
+        reasoning=decision.reasoning,
+        draft_body=decision.draft_body,
+        customer_email=context.account_owner(),
+        context_degraded=context.degraded,
         approval_timeout_hours=current().approval_timeout_hours,
-        usage=decision_usage(decision),
+        usage=decision.usage(),
     )
 
 
-def decision_usage(decision: dict[str, Any]) -> dict[str, Any]:
-    keys = (
-        "model",
-        "turns",
-        "inputTokens",
-        "outputTokens",
-        "cacheReadInputTokens",
-        "cacheCreationInputTokens",
-    )
-    return {k: decision.get(k) for k in keys}
+def create_draft(context: InboundContext, decision: AgentResult) -> dict[str, Any]:
+    return write_draft(
+        key=f"inbound:{context.front_event_id}",
+        conversation_id=context.conversation_id,
+        body=decision.draft_body or "",
+        app_id=context.app_id,
+        inbox_id=context.inbox_id,
+        category=decision.category,
+        confidence=decision.confidence,
+    ).dump()
 
 
-def create_draft(context: dict[str, Any], decision: dict[str, Any]) -> dict[str, Any]:
+def write_draft(**fields: Any) -> DraftRecord:
+    """``drafts.create_once(front, **fields)`` with its own Front client; Front's configuration
+    errors and 429s become what Inngest must see, other failures retry the step."""
     try:
         with FrontClient.from_config(current()) as front:
-            return drafts.create_once(
-                front,
-                key=f"inbound:{context['frontEventId']}",
-                conversation_id=context["conversationId"],
-                body=decision["draftBody"],
-                app_id=int(context["appId"]),
-                inbox_id=context.get("inboxId"),
-                category=decision.get("category"),
-                confidence=decision.get("confidence"),
-            )
+            return DraftRecord.model_validate(drafts.create_once(front, **fields))
     except FrontError as exc:
         front_call_failed(exc)
         raise
 
 
-def auto_send_gate(context: dict[str, Any], decision: dict[str, Any]) -> dict[str, Any]:
-    allowed, reason = policy.may_auto_send(
-        int(context["appId"]), decision.get("category"), decision.get("confidence")
-    )
-    if allowed and context.get("degraded"):
+def auto_send_gate(context: InboundContext, decision: AgentResult) -> dict[str, Any]:
+    allowed, reason = policy.may_auto_send(context.app_id, decision.category, decision.confidence)
+    if allowed and context.degraded:
         allowed, reason = False, "context was degraded"
-    sender = (context.get("senderEmail") or "").strip().casefold()
-    reply_to = (context.get("customerEmail") or "").strip().casefold()
+    sender = (context.sender_email or "").strip().casefold()
+    reply_to = (context.customer_email or "").strip().casefold()
     if allowed and sender != reply_to:
         allowed, reason = False, "the reply goes to another address than the sender's"
-    return {"allowed": allowed, "reason": reason}
+    return AutoSendGate(allowed=allowed, reason=reason).dump()

@@ -23,8 +23,9 @@ from typing import Any
 import inngest
 
 from support import approvals
-from support.events import ApprovalDecided
+from support.events import ACTION_ID_FIELD, ApprovalDecided
 from support.inngest_client import definitions
+from support.results import Resend, parse_output
 from support.workflows.failures import on_failure
 
 FN_ID = "reconcile-decisions"
@@ -54,7 +55,7 @@ def find_unresolved(run_id: str) -> list[dict[str, Any]]:
     events = []
     for record in approvals.unresolved_decisions(MIN_AGE):
         event = decision_event(record, resend_id(record.action_id, run_id))
-        events.append({"name": event.name, "data": event.data, "id": event.id})
+        events.append(Resend(name=event.name, data=dict(event.data), id=event.id).dump())
     return events
 
 
@@ -65,15 +66,14 @@ def find_unresolved(run_id: str) -> list[dict[str, Any]]:
     on_failure=on_failure,
 )
 def reconcile_decisions(ctx: inngest.ContextSync) -> dict[str, Any]:
-    found = ctx.step.run("find-unresolved", find_unresolved, ctx.run_id)
+    raw = ctx.step.run("find-unresolved", find_unresolved, ctx.run_id)
+    found = [parse_output("find-unresolved", e, Resend) for e in raw]
+    action_ids = [str(e.data[ACTION_ID_FIELD]) for e in found]
     if found:
         ctx.logger.warning(
-            "approval.reconcile_resend count=%d action_ids=%s",
-            len(found),
-            ",".join(str(e["data"]["actionId"]) for e in found),
+            "approval.reconcile_resend count=%d action_ids=%s", len(found), ",".join(action_ids)
         )
         ctx.step.send_event(
-            "resend-decisions",
-            [inngest.Event(name=e["name"], data=e["data"], id=e["id"]) for e in found],
+            "resend-decisions", [inngest.Event(name=e.name, data=e.data, id=e.id) for e in found]
         )
-    return {"resent": [e["data"]["actionId"] for e in found]}
+    return {"resent": action_ids}

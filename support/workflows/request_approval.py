@@ -49,6 +49,14 @@ from support.events import (
     ApprovalRequested,
 )
 from support.inngest_client import definitions
+from support.results import (
+    ExecutionOutcome,
+    Resolution,
+    ShownOutcome,
+    SlackPost,
+    parse_output,
+    run_step,
+)
 from support.workflows.failures import on_failure
 
 log = logging.getLogger(__name__)
@@ -143,7 +151,7 @@ def post_to_slack(action_id: str, timeout_hours: float, attempt: int = 0) -> dic
     in its metadata) and adopts it, so a retry never leaves a second message with live buttons."""
     record = _load(action_id)
     if record.slack_channel and record.slack_ts:
-        return {"channel": record.slack_channel, "ts": record.slack_ts, "reposted": False}
+        return SlackPost(channel=record.slack_channel, ts=record.slack_ts, reposted=False).dump()
     channel = record.app_channel or config_module.current().slack_approval_channel
     if not channel:
         raise inngest.NonRetriableError(
@@ -178,7 +186,7 @@ def post_to_slack(action_id: str, timeout_hours: float, attempt: int = 0) -> dic
         conversation_id=record.conversation_id,
         detail={"channel": channel, "ts": ts, "adopted": found is not None},
     )
-    return {"channel": channel, "ts": ts, "reposted": found is None}
+    return SlackPost(channel=channel, ts=ts, reposted=found is None).dump()
 
 
 def check_decision(action_id: str) -> str:
@@ -220,12 +228,12 @@ def resolve(action_id: str) -> dict[str, Any]:
     record = outcome.record
     if record is None:
         raise inngest.NonRetriableError(f"no approval request for action {action_id}")
-    return {
-        "status": record.status,
-        "decidedBy": record.decided_by,
-        "reason": record.reason,
-        "expiredNow": outcome.won,
-    }
+    return Resolution(
+        status=record.status,
+        decided_by=record.decided_by,
+        reason=record.reason,
+        expired_now=outcome.won,
+    ).dump()
 
 
 def show_state(action_id: str) -> bool:
@@ -236,7 +244,7 @@ def show_state(action_id: str) -> bool:
         raise _retry_on_rate_limit(exc) from exc
 
 
-def show_outcome(action_id: str, outcome: dict[str, Any]) -> dict[str, Any]:
+def show_outcome(action_id: str, outcome: ExecutionOutcome) -> dict[str, Any]:
     """The message shows what execution did; the action row is the truth, the invoke a fallback."""
     record = _load(action_id)
     if record.action_status not in ("succeeded", "failed"):
@@ -244,19 +252,16 @@ def show_outcome(action_id: str, outcome: dict[str, Any]) -> dict[str, Any]:
             "approval.outcome_not_recorded action_id=%s action_status=%s invoke_status=%s",
             action_id,
             record.action_status,
-            outcome.get("status"),
+            outcome.status,
         )
         record = dataclasses.replace(
-            record,
-            action_status=str(outcome.get("status") or "failed"),
-            result=outcome.get("result"),
-            error=outcome.get("error"),
+            record, action_status=outcome.status, result=outcome.result, error=outcome.error
         )
     try:
         update_message(slack_client(), record)
     except SlackApiError as exc:
         raise _retry_on_rate_limit(exc) from exc
-    return {"status": record.action_status, "error": record.error}
+    return ShownOutcome(status=record.action_status, error=record.error).dump()
 
 
 # --- the function -----------------------------------------------------------------------------
@@ -288,8 +293,14 @@ def request_approval(ctx: inngest.ContextSync) -> dict[str, Any]:
         config.approval_timeout_hours, config.approval_reminder_hours
     )
 
-    ctx.step.run(
-        "post-to-slack", post_to_slack, action_id, config.approval_timeout_hours, ctx.attempt
+    run_step(
+        ctx,
+        "post-to-slack",
+        post_to_slack,
+        action_id,
+        config.approval_timeout_hours,
+        ctx.attempt,
+        out=SlackPost,
     )
     status = ctx.step.run("check-decision", check_decision, action_id)
     if status == "pending":
@@ -309,17 +320,17 @@ def request_approval(ctx: inngest.ContextSync) -> dict[str, Any]:
                     timeout=after_reminder,
                 )
 
-    final = ctx.step.run("resolve", resolve, action_id)
-    if final["status"] == "expired":
+    final = run_step(ctx, "resolve", resolve, action_id, out=Resolution)
+    if final.status == "expired":
         ctx.step.run("show-expired", show_state, action_id)
         return {"actionId": action_id, "status": "expired"}
 
-    if final["status"] == "rejected":
+    if final.status == "rejected":
         try:
             ctx.step.invoke_by_id(
                 "revise-draft",
                 function_id=REVISE_DRAFT_FN_ID,
-                data={ACTION_ID_FIELD: action_id, "reason": final["reason"] or "rejected"},
+                data={ACTION_ID_FIELD: action_id, "reason": final.reason or "rejected"},
             )
         except inngest.StepError as exc:
             ctx.logger.error("approval.revise_failed action_id=%s error=%s", action_id, exc)
@@ -330,8 +341,16 @@ def request_approval(ctx: inngest.ContextSync) -> dict[str, Any]:
         result = ctx.step.invoke_by_id(
             "execute", function_id=EXECUTE_ACTION_FN_ID, data={ACTION_ID_FIELD: action_id}
         )
-        outcome = result if isinstance(result, dict) else {"status": "failed", "error": "no result"}
+        outcome = (
+            parse_output("execute", result, ExecutionOutcome)
+            if isinstance(result, dict)
+            else ExecutionOutcome(
+                action_id=action_id, status="failed", result=None, error="no result"
+            )
+        )
     except inngest.StepError as exc:
-        outcome = {"status": "failed", "result": None, "error": str(exc)}
-    shown = ctx.step.run("show-outcome", show_outcome, action_id, outcome)
-    return {"actionId": action_id, "status": "approved", "execution": shown["status"]}
+        outcome = ExecutionOutcome(
+            action_id=action_id, status="failed", result=None, error=str(exc)
+        )
+    shown = run_step(ctx, "show-outcome", show_outcome, action_id, outcome, out=ShownOutcome)
+    return {"actionId": action_id, "status": "approved", "execution": shown.status}

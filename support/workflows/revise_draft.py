@@ -12,14 +12,20 @@ from typing import Any
 
 import inngest
 
-from support import actions, audit, drafts
+from support import actions, audit
 from support import agent as agent_module
 from support.config import current
 from support.events import ACTION_ID_FIELD, DraftRevisionRequested
 from support.front import FrontClient, FrontError
 from support.inngest_client import definitions
+from support.results import DraftRecord, Revision, run_step
 from support.workflows.failures import on_failure
-from support.workflows.inbound_steps import front_call_failed, integration_for, load_app
+from support.workflows.inbound_steps import (
+    front_call_failed,
+    integration_for,
+    load_app,
+    write_draft,
+)
 
 INSTRUCTIONS = (
     "A person REJECTED the action you proposed earlier ({type} {parameters}) with this reason: "
@@ -29,19 +35,21 @@ INSTRUCTIONS = (
 
 
 def revise_with_agent(action_id: str, reason: str) -> dict[str, Any]:
-    action = actions.effective(action_id)
-    app = load_app(int(action["appId"]))
+    action = actions.effective_action(action_id)
+    app = load_app(action.app_id)
     context: dict[str, Any] = {
-        "conversationId": action["conversationId"],
-        "customerEmail": action["customerEmail"],
-        "rejectedAction": {"type": action["type"], "parameters": action["parameters"]},
+        "conversationId": action.conversation_id,
+        "customerEmail": action.customer_email,
+        # whose account the agent may read: the action's confirmed account owner (the sender)
+        "senderEmail": action.customer_email,
+        "rejectedAction": {"type": action.type, "parameters": action.parameters},
         "rejectionReason": reason,
-        "previousReasoning": action["reasoning"],
-        "previousDraft": action["draftBody"],
+        "previousReasoning": action.reasoning,
+        "previousDraft": action.draft_body,
     }
     try:
         with FrontClient.from_config(current()) as front:
-            recent = front.conversation_messages(action["conversationId"], limit=10)
+            recent = front.conversation_messages(action.conversation_id, limit=10)
         context["history"] = [m.to_json() for m in reversed(recent)]
     except FrontError as exc:
         front_call_failed(exc)
@@ -54,7 +62,7 @@ def revise_with_agent(action_id: str, reason: str) -> dict[str, Any]:
             approval_required=app.approval_required,
             integration=integration_for(app),
             extra_instructions=INSTRUCTIONS.format(
-                type=action["type"], parameters=action["parameters"], reason=reason
+                type=action.type, parameters=action.parameters, reason=reason
             ),
         )
     except agent_module.AgentUnavailable:
@@ -63,36 +71,30 @@ def revise_with_agent(action_id: str, reason: str) -> dict[str, Any]:
         raise inngest.NonRetriableError(str(exc)) from exc
     if not result.draft_body:
         raise inngest.NonRetriableError(f"the agent wrote no revised draft for {action_id}")
-    return {
-        "draftBody": result.draft_body,
-        "reasoning": result.reasoning,
-        "conversationId": action["conversationId"],
-        "appId": action["appId"],
-    }
+    return Revision(
+        draft_body=result.draft_body,
+        reasoning=result.reasoning,
+        conversation_id=action.conversation_id,
+        app_id=action.app_id,
+    ).dump()
 
 
-def create_revised_draft(action_id: str, reason: str, revision: dict[str, Any]) -> dict[str, Any]:
-    try:
-        with FrontClient.from_config(current()) as front:
-            draft = drafts.create_once(
-                front,
-                key=f"revise:{action_id}",
-                conversation_id=revision["conversationId"],
-                body=revision["draftBody"],
-                app_id=int(revision["appId"]),
-                action_id=action_id,
-            )
-    except FrontError as exc:
-        front_call_failed(exc)
-        raise
+def create_revised_draft(action_id: str, reason: str, revision: Revision) -> dict[str, Any]:
+    draft = write_draft(
+        key=f"revise:{action_id}",
+        conversation_id=revision.conversation_id,
+        body=revision.draft_body,
+        app_id=revision.app_id,
+        action_id=action_id,
+    )
     audit.append(
         "draft.revised",
         actor="agent",
         action_id=action_id,
-        conversation_id=revision["conversationId"],
-        detail={"reason": reason, "frontDraftId": draft["frontDraftId"]},
+        conversation_id=revision.conversation_id,
+        detail={"reason": reason, "frontDraftId": draft.front_draft_id},
     )
-    return draft
+    return draft.dump()
 
 
 @definitions.create_function(
@@ -103,14 +105,20 @@ def create_revised_draft(action_id: str, reason: str, revision: dict[str, Any]) 
 )
 def revise_draft(ctx: inngest.ContextSync) -> dict[str, Any]:
     request = DraftRevisionRequested.parse(ctx.event.data)
-    revision = ctx.step.run(
-        "revise-with-agent", revise_with_agent, request.action_id, request.reason
+    revision = run_step(
+        ctx, "revise-with-agent", revise_with_agent, request.action_id, request.reason, out=Revision
     )
-    draft = ctx.step.run(
-        "create-draft", create_revised_draft, request.action_id, request.reason, revision
+    draft = run_step(
+        ctx,
+        "create-draft",
+        create_revised_draft,
+        request.action_id,
+        request.reason,
+        revision,
+        out=DraftRecord,
     )
     return {
         ACTION_ID_FIELD: request.action_id,
-        "frontDraftId": draft["frontDraftId"],
-        "draftBody": revision["draftBody"],
+        "frontDraftId": draft.front_draft_id,
+        "draftBody": revision.draft_body,
     }
