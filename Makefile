@@ -19,14 +19,16 @@ run: $(BIN)/.installed
 test: $(BIN)/.installed
 	$(BIN)/pytest
 
+PY_SOURCES := app.py support slack tests examples evals benchmarks
+
 lint: $(BIN)/.installed
-	$(BIN)/ruff check app.py support slack tests benchmarks
-	$(BIN)/ruff format --check app.py support slack
+	$(BIN)/ruff check $(PY_SOURCES)
+	$(BIN)/ruff format --check $(PY_SOURCES)
 	$(BIN)/mypy
 
 format: $(BIN)/.installed
-	$(BIN)/ruff format app.py support slack
-	$(BIN)/ruff check --fix app.py support slack tests
+	$(BIN)/ruff format $(PY_SOURCES)
+	$(BIN)/ruff check --fix $(PY_SOURCES)
 
 docs: $(BIN)/.installed
 	$(BIN)/python scripts/readme_config_table.py

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.harness import (
+from tests.world import (
     APPROVERS,
     CUSTOMER,
     World,
@@ -194,7 +194,9 @@ def main() -> int:
         )
         world: World | None = None
         try:
-            with open_world(f"sqlite:///{database}", Path(tmp), LOG_LEVEL="WARNING") as world:
+            with open_world(
+                f"sqlite:///{database}", Path(tmp), server="gunicorn", LOG_LEVEL="WARNING"
+            ) as world:
                 say(
                     "setup",
                     f"Service ready at {world.url}; {len(world.inngest.functions)} "

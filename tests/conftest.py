@@ -1,4 +1,6 @@
-"""Shared fixtures: databases (SQLite and MariaDB), the app over real HTTP, loopback fakes.
+"""Shared fixtures: databases (SQLite and MariaDB), Flask's ``app`` / ``client`` / ``runner``, and
+``world`` (the app served in process with the Inngest double and the loopback fakes, from
+``tests/world.py``, where the constants and scenario verbs live).
 
 Every test that takes ``database_url`` runs twice: on a SQLite file and on MariaDB. The MariaDB
 runs use a database of their own, ``test_<random>``, created (and migrated) when the session first
@@ -13,7 +15,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import sqlalchemy as sa
@@ -22,22 +24,15 @@ import sqlalchemy as sa
 os.environ.setdefault("INNGEST_DEV", "1")
 
 from support.db import migrate
-from support.db.models import Base
-from tests.support_server import LiveServer
+from tests.world import World, empty_tables, open_world, settings
+
+if TYPE_CHECKING:
+    from flask import Flask
+    from flask.testing import FlaskClient, FlaskCliRunner
 
 MYSQL_SERVER_URL = sa.make_url(
     os.environ.get("TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306")
 ).set(database=None)
-
-FRONT_SECRET = "front-test-secret-0123456789"
-SLACK_SECRET = "slack-test-signing-secret-0123"
-SLACK_TOKEN = "xoxb-test-token"
-FRONT_TOKEN = "front-test-token"
-ANTHROPIC_KEY = "sk-ant-test-key"
-APPROVERS = ("U0APPROVER1", "U0APPROVER2")
-TEAM_ID = "T0TEAM"
-APPROVAL_CHANNEL = "C0APPROVALS"
-INTEGRATION_SECRET = "integration-secret-0123456789"
 
 
 def _mysql_reachable(url: str) -> str | None:
@@ -88,30 +83,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 @pytest.fixture
 def clean_db(database_url: str) -> Iterator[str]:
     """Empty every table before the test (the schema stays)."""
-    engine = sa.create_engine(database_url)
-    with engine.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
-            conn.execute(table.delete())
-    engine.dispose()
+    empty_tables(database_url)
     yield database_url
-
-
-def base_settings(database_url: str, **overrides: str) -> dict[str, str]:
-    env = {
-        "INNGEST_DEV": "1",
-        "DATABASE_URL": database_url,
-        "FRONT_WEBHOOK_SECRET": FRONT_SECRET,
-        "SLACK_SIGNING_SECRET": SLACK_SECRET,
-        "SLACK_BOT_TOKEN": SLACK_TOKEN,
-        "SLACK_APPROVER_IDS": ",".join(APPROVERS),
-        "SLACK_TEAM_ID": TEAM_ID,
-        "SLACK_APPROVAL_CHANNEL": APPROVAL_CHANNEL,
-        "FRONT_API_TOKEN": FRONT_TOKEN,
-        "ANTHROPIC_API_KEY": ANTHROPIC_KEY,
-        "LOG_LEVEL": "WARNING",
-    }
-    env.update(overrides)
-    return env
 
 
 @pytest.fixture
@@ -122,7 +95,33 @@ def inngest() -> Iterator[Any]:
         yield double
 
 
-def serve_app(settings: dict[str, str]) -> LiveServer:
+@pytest.fixture
+def app(clean_db: str) -> Flask:
+    """Flask's usual fixture: the app on this session's (emptied) database, nothing served."""
     from app import create_app
 
-    return LiveServer(create_app(settings)).start()
+    return create_app(settings(clean_db))
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def world_env() -> dict[str, str]:
+    """Settings a module's ``world`` adds to ``tests.world.settings`` (override in the module)."""
+    return {}
+
+
+@pytest.fixture
+def world(clean_db: str, inngest: Any, world_env: dict[str, str]) -> Iterator[World]:
+    """A world of its own for one test: the app in process over HTTP, fresh fakes, clean tables,
+    the product app registered and the functions synced to ``inngest``."""
+    with open_world(clean_db, inngest=inngest, **world_env) as w:
+        yield w

@@ -17,9 +17,9 @@ from support import agent, policy
 from support.agent import tools
 from support.config import load
 from support.integrations import IntegrationClient
-from tests.conftest import ANTHROPIC_KEY, INTEGRATION_SECRET
 from tests.fakes.anthropic import AnthropicFake, check_cache_control, prompt_blocks
 from tests.fakes.integration import IntegrationFake
+from tests.world import ANTHROPIC_KEY, INTEGRATION_SECRET
 
 CUSTOMER = "a@example.com"
 CONTEXT = {

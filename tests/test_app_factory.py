@@ -60,8 +60,18 @@ def test_cli_db_upgrade_and_apps(tmp_path: Path) -> None:
     assert "database at head" in runner.invoke(args=["db", "upgrade"]).output
     assert "no apps registered" in runner.invoke(args=["apps", "list"]).output
     add = [
-        "apps", "add", "--slug", "acme", "--name", "Acme", "--front-inbox", "inb_acme",
-        "--integration-url", "http://127.0.0.1:9/", "--integration-secret", "x" * 20,
+        "apps",
+        "add",
+        "--slug",
+        "acme",
+        "--name",
+        "Acme",
+        "--front-inbox",
+        "inb_acme",
+        "--integration-url",
+        "http://127.0.0.1:9/",
+        "--integration-secret",
+        "x" * 20,
     ]
     result = runner.invoke(args=add)
     assert result.exit_code == 0 and "added app acme" in result.output

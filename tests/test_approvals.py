@@ -10,7 +10,7 @@ import pytest
 
 from support import approvals, db
 from support.db.models import utcnow
-from tests.approval_helpers import approval_row, audit_rows, make_app, make_request
+from tests.world import approval_row, audit_rows, make_app, make_request
 
 
 @pytest.fixture

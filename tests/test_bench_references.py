@@ -22,21 +22,23 @@ import sqlalchemy as sa
 
 from benchmarks.reference_app import create_app as create_reference
 from support import db
-from support.db.models import Base
-from tests.approval_helpers import eventually, make_app, make_request
-from tests.conftest import (
+from tests.fakes.front import inbound_event, signed_webhook
+from tests.fakes.slack import SlackFake, block_actions_payload, signed_interaction
+from tests.support_server import LiveServer
+from tests.world import (
     APPROVAL_CHANNEL,
     APPROVERS,
     FRONT_SECRET,
     SLACK_SECRET,
     SLACK_TOKEN,
     TEAM_ID,
-    base_settings,
-    serve_app,
+    empty_tables,
+    eventually,
+    live_app,
+    make_app,
+    make_request,
+    settings,
 )
-from tests.fakes.front import inbound_event, signed_webhook
-from tests.fakes.slack import SlackFake, block_actions_payload, signed_interaction
-from tests.support_server import LiveServer
 
 INBOX = "inb_bench"
 
@@ -44,11 +46,9 @@ INBOX = "inb_bench"
 class Both:
     def __init__(self, url: str, inngest: Any, slack: SlackFake) -> None:
         self.url, self.inngest, self.slack = url, inngest, slack
-        settings = base_settings(
-            url, INNGEST_BASE_URL=inngest.url, SLACK_API_BASE_URL=slack.url + "/api/"
-        )
-        self.service = serve_app(settings)
-        self.reference = LiveServer(create_reference(settings)).start()
+        env = settings(url, INNGEST_BASE_URL=inngest.url, SLACK_API_BASE_URL=slack.url + "/api/")
+        self.service = live_app(env).start()
+        self.reference = LiveServer(create_reference(env)).start()
 
     def stop(self) -> None:
         self.service.stop()
@@ -57,11 +57,7 @@ class Both:
 
 @pytest.fixture
 def both(mysql_database: str, inngest: Any) -> Iterator[Both]:
-    engine = sa.create_engine(mysql_database)
-    with engine.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
-            conn.execute(table.delete())
-    engine.dispose()
+    empty_tables(mysql_database)
     db.configure(mysql_database)
     with SlackFake(token=SLACK_TOKEN, team_id=TEAM_ID) as slack:
         pair = Both(mysql_database, inngest, slack)

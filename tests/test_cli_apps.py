@@ -15,9 +15,18 @@ from app import create_app
 from support import db
 from support.db import migrate
 from support.db.models import Action, App, ApprovalRequest, AuditLog, utcnow
-from tests.approval_helpers import approval_row, approval_stack, audit_rows, make_request
-from tests.conftest import APPROVAL_CHANNEL, INTEGRATION_SECRET, SLACK_TOKEN, TEAM_ID, base_settings
 from tests.fakes.slack import SlackFake
+from tests.world import (
+    APPROVAL_CHANNEL,
+    INTEGRATION_SECRET,
+    SLACK_TOKEN,
+    TEAM_ID,
+    approval_row,
+    audit_rows,
+    make_request,
+    open_world,
+    settings,
+)
 
 
 @pytest.fixture
@@ -179,8 +188,7 @@ def test_remove_is_refused_while_approvals_are_pending_and_force_expires_them(
     url = f"sqlite:///{tmp_path / 'rm.db'}"
     migrate.upgrade(url)
     with SlackFake(token=SLACK_TOKEN, team_id=TEAM_ID) as slack:
-        settings = base_settings(url, SLACK_API_BASE_URL=slack.url + "/api/")
-        runner = create_app(settings).test_cli_runner()
+        runner = create_app(settings(url, SLACK_API_BASE_URL=slack.url + "/api/")).test_cli_runner()
         assert add(runner).exit_code == 0
         row = app_row("acme")
         assert row is not None
@@ -244,11 +252,16 @@ def fail_action(action_id: str, error: str) -> None:
         action.executed_at = utcnow() - dt.timedelta(minutes=5)
 
 
-def test_show_prints_the_action(runner: FlaskCliRunner) -> None:
+def request_of_an_added_app(runner: FlaskCliRunner) -> str:
+    """``flask apps add`` (acme), then a pending request of that app; returns its action id."""
     assert add(runner).exit_code == 0
     row = app_row("acme")
     assert row is not None
-    action_id = make_request(row.id)
+    return make_request(row.id)
+
+
+def test_show_prints_the_action(runner: FlaskCliRunner) -> None:
+    action_id = request_of_an_added_app(runner)
     fail_action(action_id, "integration timed out")
     result = runner.invoke(args=["actions", "show", action_id])
     assert result.exit_code == 0, result.output
@@ -261,10 +274,7 @@ def test_show_prints_the_action(runner: FlaskCliRunner) -> None:
 
 
 def test_retry_refuses_what_is_not_failed(runner: FlaskCliRunner) -> None:
-    assert add(runner).exit_code == 0
-    row = app_row("acme")
-    assert row is not None
-    action_id = make_request(row.id)
+    action_id = request_of_an_added_app(runner)
     result = runner.invoke(args=["actions", "retry", action_id])
     assert result.exit_code != 0 and "only a failed action can be retried" in result.output
     assert approval_row(action_id)["action_status"] == "pending_approval"
@@ -277,10 +287,7 @@ def test_retry_undoes_the_release_when_the_event_cannot_be_sent(tmp_path: Path) 
     runner = create_app(
         {"INNGEST_DEV": "1", "DATABASE_URL": url, "INNGEST_BASE_URL": "http://127.0.0.1:9"}
     ).test_cli_runner()
-    assert add(runner).exit_code == 0
-    row = app_row("acme")
-    assert row is not None
-    action_id = make_request(row.id)
+    action_id = request_of_an_added_app(runner)
     fail_action(action_id, "integration timed out")
     result = runner.invoke(args=["actions", "retry", action_id])
     assert result.exit_code != 0 and "could not send support/action.execute" in result.output
@@ -293,18 +300,17 @@ def test_retry_undoes_the_release_when_the_event_cannot_be_sent(tmp_path: Path) 
 def test_retry_reruns_a_failed_refund_with_the_same_idempotency_key(
     clean_db: str, inngest: Any
 ) -> None:
-    with approval_stack(clean_db, inngest) as stack:
-        action_id = stack.new_request()
+    with open_world(clean_db, inngest=inngest) as world:
+        action_id = world.new_request()
         fail_action(action_id, "integration timed out after 3 attempts")
-        settings = base_settings(clean_db, INNGEST_BASE_URL=inngest.url)
-        runner = create_app(settings).test_cli_runner()
+        runner = create_app(settings(clean_db, INNGEST_BASE_URL=inngest.url)).test_cli_runner()
         result = runner.invoke(args=["actions", "retry", action_id])
         assert result.exit_code == 0, result.output
         assert f"Idempotency-Key ({action_id})" in result.output
         inngest.wait_idle()
         row = approval_row(action_id)
         assert row["action_status"] == "succeeded", row
-        (refund,) = stack.integration.refunds
+        (refund,) = world.integration.refunds
         assert refund["idempotency_key"] == action_id
         events = [r["event"] for r in audit_rows(action_id)]
         assert events[-3:] == ["action.retry_released", "action.claimed", "action.succeeded"]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 
-from app import create_app
+from flask.testing import FlaskCliRunner
+
 from support import audit
 
 
-def test_audit_prints_the_trail_of_one_action(database_url: str) -> None:
-    app = create_app({"INNGEST_DEV": "1", "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"})
+def test_audit_prints_the_trail_of_one_action(runner: FlaskCliRunner) -> None:
     action_id = f"act_{uuid.uuid4().hex}"
     other = f"act_{uuid.uuid4().hex}"
     conversation = f"cnv_{uuid.uuid4().hex[:12]}"
@@ -19,7 +19,6 @@ def test_audit_prints_the_trail_of_one_action(database_url: str) -> None:
     audit.append("approval.posted", actor="system", action_id=action_id, detail={"ts": "1.2"})
     audit.append("approval.approved", actor="U0APPROVER1", action_id=action_id)
     audit.append("action.proposed", actor="agent", action_id=other, conversation_id=conversation)
-    runner = app.test_cli_runner()
 
     result = runner.invoke(args=["audit", "--action", action_id])
     assert result.exit_code == 0, result.output

@@ -16,16 +16,12 @@ import pytest
 import sqlalchemy as sa
 
 from support import apps, audit, db
-from support.db.models import Base
+from tests.world import empty_tables
 
 
 @pytest.fixture
 def mysql(mysql_database: str) -> Iterator[str]:
-    engine = sa.create_engine(mysql_database)
-    with engine.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
-            conn.execute(table.delete())
-    engine.dispose()
+    empty_tables(mysql_database)
     db.configure(mysql_database)
     db.dispose()
     yield mysql_database

@@ -16,7 +16,11 @@ from app import create_app, is_doctor_command
 from support import doctor
 from support.config import load
 from support.db import migrate
-from tests.conftest import (
+from tests.fakes.anthropic import AnthropicFake
+from tests.fakes.front import FrontFake
+from tests.fakes.inngest_double import InngestDouble
+from tests.fakes.slack import SlackFake
+from tests.world import (
     ANTHROPIC_KEY,
     FRONT_SECRET,
     FRONT_TOKEN,
@@ -24,13 +28,9 @@ from tests.conftest import (
     SLACK_SECRET,
     SLACK_TOKEN,
     TEAM_ID,
-    base_settings,
-    serve_app,
+    live_app,
+    settings,
 )
-from tests.fakes.anthropic import AnthropicFake
-from tests.fakes.front import FrontFake
-from tests.fakes.inngest_double import InngestDouble
-from tests.fakes.slack import SlackFake
 
 ROOT = Path(__file__).resolve().parents[1]
 SIGNING_KEY = "signkey-prod-" + "ab12" * 16
@@ -53,7 +53,7 @@ class Fakes:
         self.slack, self.front, self.anthropic, self.inngest = slack, front, anthropic, inngest
 
     def settings(self, database_url: str, **overrides: str) -> dict[str, str]:
-        env = base_settings(
+        env = settings(
             database_url,
             SLACK_API_BASE_URL=self.slack.url + "/api/",
             FRONT_API_BASE_URL=self.front.url,
@@ -125,6 +125,13 @@ def doctor_cli(settings: dict[str, str]) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def doctor_with_an_app(fakes: Fakes, database_url: str, **overrides: str) -> tuple[int, str]:
+    """``flask doctor`` with one product app registered, on the fakes' settings + ``overrides``."""
+    settings = fakes.settings(database_url, **overrides)
+    add_app(settings)
+    return doctor_cli(settings)
+
+
 def lines(output: str, status: str, name: str) -> list[str]:
     """The report lines with this status and check name, each joined with its fix line."""
     rows = output.splitlines()
@@ -159,11 +166,8 @@ def statuses(output: str) -> dict[str, set[str]]:
 def test_a_complete_install_is_all_ok(fakes: Fakes, sqlite_db: str) -> None:
     settings = fakes.settings(sqlite_db)
     slug = add_app(settings)
-    server = serve_app(settings)
-    try:
+    with live_app(settings) as server:
         fakes.inngest.sync(server.url + "/api/inngest")
-    finally:
-        server.stop()
     code, output = doctor_cli(settings)
     assert code == 0, output
     assert set(statuses(output)) == {"ok"}, output
@@ -181,9 +185,7 @@ def test_a_complete_install_is_all_ok(fakes: Fakes, sqlite_db: str) -> None:
 
 
 def test_bad_slack_token_fails_with_where_to_find_the_token(fakes: Fakes, sqlite_db: str) -> None:
-    settings = fakes.settings(sqlite_db, SLACK_BOT_TOKEN="xoxb-revoked-token-123")
-    add_app(settings)
-    code, output = doctor_cli(settings)
+    code, output = doctor_with_an_app(fakes, sqlite_db, SLACK_BOT_TOKEN="xoxb-revoked-token-123")
     assert code == 1
     line = only(output, "fail", "slack.auth")
     assert "invalid_auth" in line and "OAuth & Permissions" in line and "SLACK_BOT_TOKEN" in line
@@ -191,25 +193,21 @@ def test_bad_slack_token_fails_with_where_to_find_the_token(fakes: Fakes, sqlite
 
 
 def test_token_of_another_workspace_fails_the_team_check(fakes: Fakes, sqlite_db: str) -> None:
-    settings = fakes.settings(sqlite_db, SLACK_TEAM_ID="T0OTHER")
-    add_app(settings)
-    code, output = doctor_cli(settings)
+    code, output = doctor_with_an_app(fakes, sqlite_db, SLACK_TEAM_ID="T0OTHER")
     assert code == 1
     line = only(output, "fail", "slack.team")
     assert "T0OTHER" in line and f"set SLACK_TEAM_ID={TEAM_ID}" in line
 
 
 def test_slack_unreachable(fakes: Fakes, sqlite_db: str) -> None:
-    settings = fakes.settings(sqlite_db, SLACK_API_BASE_URL="http://127.0.0.1:9/api/")
-    add_app(settings)
-    code, output = doctor_cli(settings)
+    code, output = doctor_with_an_app(
+        fakes, sqlite_db, SLACK_API_BASE_URL="http://127.0.0.1:9/api/"
+    )
     assert code == 1 and "cannot reach" in only(output, "fail", "slack.auth")
 
 
 def test_front_401_fails_with_the_api_tokens_screen(fakes: Fakes, sqlite_db: str) -> None:
-    settings = fakes.settings(sqlite_db, FRONT_API_TOKEN="front-wrong-token")
-    add_app(settings)
-    code, output = doctor_cli(settings)
+    code, output = doctor_with_an_app(fakes, sqlite_db, FRONT_API_TOKEN="front-wrong-token")
     assert code == 1
     line = only(output, "fail", "front.token")
     assert "HTTP 401" in line and "Settings → Developers → API Tokens" in line
@@ -218,9 +216,7 @@ def test_front_401_fails_with_the_api_tokens_screen(fakes: Fakes, sqlite_db: str
 
 
 def test_anthropic_bad_key_and_retired_model(fakes: Fakes, sqlite_db: str) -> None:
-    settings = fakes.settings(sqlite_db, ANTHROPIC_API_KEY="sk-ant-wrong")
-    add_app(settings)
-    code, output = doctor_cli(settings)
+    code, output = doctor_with_an_app(fakes, sqlite_db, ANTHROPIC_API_KEY="sk-ant-wrong")
     assert code == 1 and "HTTP 401" in only(output, "fail", "anthropic")
     assert "sk-ant-wrong" not in output
 

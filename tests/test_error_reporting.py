@@ -19,7 +19,7 @@ from sentry_sdk.transport import Transport
 from app import create_app
 from support import config as config_module
 from support import error_reporting
-from tests.conftest import FRONT_SECRET, FRONT_TOKEN, SLACK_SECRET, SLACK_TOKEN, base_settings
+from tests.world import FRONT_SECRET, FRONT_TOKEN, SLACK_SECRET, SLACK_TOKEN, settings
 
 DSN = "https://0123456789abcdef@o1.ingest.sentry.invalid/42"
 CUSTOMER_TEXT = "My card 4242 was charged twice, please refund me"
@@ -44,7 +44,7 @@ def sentry_off() -> Iterator[None]:
 
 
 def test_off_without_a_dsn(sentry_off: None, tmp_path: Any) -> None:
-    config = config_module.load(base_settings(f"sqlite:///{tmp_path}/x.db"))
+    config = config_module.load(settings(f"sqlite:///{tmp_path}/x.db"))
     assert error_reporting.init(config) is False
     assert not sentry_sdk.get_client().is_active()
 
@@ -52,10 +52,8 @@ def test_off_without_a_dsn(sentry_off: None, tmp_path: Any) -> None:
 def test_an_unhandled_error_is_reported_without_secrets_or_bodies(
     sentry_off: None, tmp_path: Any
 ) -> None:
-    settings = base_settings(
-        f"sqlite:///{tmp_path}/x.db", SENTRY_DSN=DSN, METRICS_TOKEN=METRICS_TOKEN
-    )
-    config = config_module.load(settings)
+    env = settings(f"sqlite:///{tmp_path}/x.db", SENTRY_DSN=DSN, METRICS_TOKEN=METRICS_TOKEN)
+    config = config_module.load(env)
     recorder = Recorder({"dsn": DSN})
     assert error_reporting.init(config, transport=recorder) is True
     app = create_app(config)

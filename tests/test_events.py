@@ -25,7 +25,9 @@ def _cel(expression: str, activation: dict[str, object]) -> bool:
 
 def test_request_and_decision_share_the_action_id_field() -> None:
     request = ApprovalRequested(
-        action_id="act_1", conversation_id="cnv_1", app_id=1,
+        action_id="act_1",
+        conversation_id="cnv_1",
+        app_id=1,
         action=ProposedAction(type="refund", parameters={"purchase_id": "p1"}),
     ).to_event(event_id="approval-requested-act_1")
     decision = ApprovalDecided(
@@ -35,24 +37,40 @@ def test_request_and_decision_share_the_action_id_field() -> None:
     assert request.data[ACTION_ID_FIELD] == decision.data[ACTION_ID_FIELD] == "act_1"
     assert DECISION_MATCHES_REQUEST == "event.data.actionId == async.data.actionId"
     # The wait's expression, evaluated by a real CEL engine, pairs exactly these two events.
-    assert _cel(DECISION_MATCHES_REQUEST, {"event": {"data": request.data}, "async": {"data": decision.data}})
+    assert _cel(
+        DECISION_MATCHES_REQUEST,
+        {"event": {"data": request.data}, "async": {"data": decision.data}},
+    )
     other = {**decision.data, ACTION_ID_FIELD: "act_2"}
-    assert not _cel(DECISION_MATCHES_REQUEST, {"event": {"data": request.data}, "async": {"data": other}})
+    assert not _cel(
+        DECISION_MATCHES_REQUEST, {"event": {"data": request.data}, "async": {"data": other}}
+    )
 
 
 def test_every_action_id_field_is_camel_cased_the_same() -> None:
     for model in vars(events).values():
-        if isinstance(model, type) and issubclass(model, events.EventData) and "action_id" in model.model_fields:
+        if (
+            isinstance(model, type)
+            and issubclass(model, events.EventData)
+            and "action_id" in model.model_fields
+        ):
             assert model.model_fields["action_id"].alias == ACTION_ID_FIELD, model.__name__
 
 
 def test_wire_format_is_camel_case_without_nones() -> None:
     event = InboundReceived(
-        conversation_id="cnv_1", message_id="msg_1", app_id=3, inbox_id="inb_1", front_event_id="evt_1"
+        conversation_id="cnv_1",
+        message_id="msg_1",
+        app_id=3,
+        inbox_id="inb_1",
+        front_event_id="evt_1",
     ).to_event(event_id="evt_1")
     assert event.name == "front/inbound_received" and event.id == "evt_1"
     assert event.data == {
-        "conversationId": "cnv_1", "messageId": "msg_1", "appId": 3, "inboxId": "inb_1",
+        "conversationId": "cnv_1",
+        "messageId": "msg_1",
+        "appId": 3,
+        "inboxId": "inb_1",
         "frontEventId": "evt_1",
     }
     assert InboundReceived.parse(event.data).front_event_id == "evt_1"

@@ -5,106 +5,31 @@ against the Inngest double and the loopback fakes."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
-from support import apps
-from tests.conftest import (
-    ANTHROPIC_KEY,
+from tests.world import (
     APPROVAL_CHANNEL,
-    FRONT_SECRET,
-    FRONT_TOKEN,
-    SLACK_TOKEN,
-    TEAM_ID,
-    base_settings,
-    serve_app,
+    World,
+    approval_row,
+    audit_rows,
+    button_ids,
+    open_world,
 )
-from tests.fakes.anthropic import AnthropicFake
-from tests.fakes.front import FrontFake, inbound_event, signed_webhook
-from tests.fakes.slack import SlackFake
-from tests.support_server import LiveServer
-from tests.test_front_door import INBOX, post
 
 ALERTS = "C0ALERTS"
 
 
-@dataclass
-class World:
-    server: LiveServer
-    inngest: Any
-    front: FrontFake
-    claude: AnthropicFake
-    slack: SlackFake
-    database_url: str
-
-    def audit(self, event: str) -> list[dict[str, Any]]:
-        engine = sa.create_engine(self.database_url)
-        try:
-            with engine.connect() as conn:
-                rows = conn.execute(
-                    sa.text("SELECT * FROM audit_log WHERE event = :e"), {"e": event}
-                ).mappings()
-                return [dict(r) for r in rows]
-        finally:
-            engine.dispose()
-
-
-def _world(clean_db: str, inngest: Any, **settings: str) -> Iterator[World]:
-    with (
-        FrontFake(FRONT_TOKEN) as front,
-        AnthropicFake(ANTHROPIC_KEY) as claude,
-        SlackFake(token=SLACK_TOKEN, team_id=TEAM_ID) as slack,
-    ):
-        front.add_inbox(INBOX)
-        front.add_conversation(
-            "cnv_1", INBOX, messages=[{"message_id": "msg_1", "text": "I was charged twice"}]
-        )
-        env = base_settings(
-            clean_db,
-            INNGEST_BASE_URL=inngest.url,
-            FRONT_API_BASE_URL=front.url,
-            ANTHROPIC_BASE_URL=claude.url,
-            SLACK_API_BASE_URL=slack.url + "/api/",
-            **settings,
-        )
-        server = serve_app(env)
-        try:
-            inngest.sync(server.url + "/api/inngest")
-            apps.add(
-                slug="acme",
-                name="Acme",
-                front_inbox_id=INBOX,
-                integration_base_url="http://127.0.0.1:9",
-                integration_secret="s" * 20,
-            )
-            yield World(server, inngest, front, claude, slack, clean_db)
-            inngest.wait_idle(timeout=60)
-        finally:
-            server.stop()
-
-
-@pytest.fixture
-def world(clean_db: str, inngest: Any) -> Iterator[World]:
-    yield from _world(clean_db, inngest)
+def failed_rows(world: World) -> list[dict[str, Any]]:
+    """The audit rows the failure handlers wrote."""
+    return [r for r in world.audit_rows() if r["event"] == "function.failed"]
 
 
 def _deliver(world: World) -> None:
-    body, headers = signed_webhook(
-        FRONT_SECRET,
-        inbound_event(
-            "evt_1",
-            "cnv_1",
-            INBOX,
-            "msg_1",
-            "customer@example.com",
-            "Refund",
-            "I was charged twice",
-        ),
+    world.deliver(
+        "evt_1", "cnv_1", "msg_1", "I was charged twice", "customer@example.com", "Refund"
     )
-    assert post(world.server, body, headers).status_code == 200
 
 
 def test_every_function_has_a_failure_handler(world: World) -> None:
@@ -120,7 +45,7 @@ def test_every_function_has_a_failure_handler(world: World) -> None:
 def test_model_down_for_good_is_recorded_alerted_and_commented(world: World) -> None:
     """The model API stays down: the inbound run fails after its retries (0 drafts, 0 audit rows,
     no alert before). Now: one audit row, one Slack alert, one Front comment."""
-    world.claude.fail(529, times=200, retry_after=0.01)
+    world.anthropic.fail(529, times=200, retry_after=0.01)
     _deliver(world)
     world.inngest.wait_idle(timeout=120)
 
@@ -132,7 +57,7 @@ def test_model_down_for_good_is_recorded_alerted_and_commented(world: World) -> 
     [handler] = world.inngest.runs_for("handle-inbound-message-failure")
     assert handler.status == "completed", handler.error
 
-    [row] = world.audit("function.failed")
+    [row] = failed_rows(world)
     assert row["conversation_id"] == "cnv_1"
     assert row["actor"] == "inngest"
 
@@ -149,26 +74,27 @@ def test_model_down_for_good_is_recorded_alerted_and_commented(world: World) -> 
 
 @pytest.fixture
 def alert_world(clean_db: str, inngest: Any) -> Iterator[World]:
-    yield from _world(clean_db, inngest, SLACK_ALERT_CHANNEL=ALERTS)
+    with open_world(clean_db, inngest=inngest, SLACK_ALERT_CHANNEL=ALERTS) as world:
+        yield world
 
 
 def test_alert_goes_to_the_alert_channel_when_set(alert_world: World) -> None:
     world = alert_world
-    world.claude.fail(529, times=200, retry_after=0.01)
+    world.anthropic.fail(529, times=200, retry_after=0.01)
     _deliver(world)
     world.inngest.wait_idle(timeout=120)
     assert [p["channel"] for p in world.slack.posted] == [ALERTS]
 
 
 def test_a_slack_outage_does_not_stop_the_front_comment(world: World) -> None:
-    world.claude.fail(529, times=200, retry_after=0.01)
+    world.anthropic.fail(529, times=200, retry_after=0.01)
     world.slack.fail_next("chat.postMessage", 500)
     _deliver(world)
     world.inngest.wait_idle(timeout=120)
     [handler] = world.inngest.runs_for("handle-inbound-message-failure")
     assert handler.status == "completed", handler.error
     assert handler.output["slack"]["posted"] is False
-    assert len(world.audit("function.failed")) == 1
+    assert len(failed_rows(world)) == 1
     assert len(world.front.comments) == 1
 
 
@@ -181,44 +107,39 @@ def test_a_failed_action_run_marks_the_action_failed(world: World) -> None:
     world.inngest.wait_idle(timeout=60)
     [run] = world.inngest.runs_for("execute-action")
     assert run.status == "failed"
-    [row] = world.audit("function.failed")
+    [row] = failed_rows(world)
     assert row["action_id"] is None  # no such action: nothing to mark, but still recorded
     assert "act_missing" in str(row["detail"])
     assert len(world.slack.posted) == 1
     assert world.front.comments == []  # no conversation known: no comment
 
 
-def test_a_request_approval_that_gave_up_takes_the_buttons_away(
-    clean_db: str, inngest: Any
-) -> None:
+def test_a_request_approval_that_gave_up_takes_the_buttons_away(world: World) -> None:
     """request-approval failing for good while its request waits in Slack: the request is
     expired (nothing would execute an approval now) and the message loses its buttons."""
-    from tests.approval_helpers import approval_row, approval_stack, audit_rows, button_ids
-
-    with approval_stack(clean_db, inngest) as stack:
-        action_id = stack.new_request()
-        channel, ts = stack.request_approval(action_id)
-        assert "approve_action" in button_ids(stack.slack.message(channel, ts))
-        stack.inngest.send(
-            {
-                "name": "inngest/function.failed",
-                "id": "failed-1",
-                "data": {
-                    "function_id": "support-agent-request-approval",
-                    "run_id": "run_gave_up",
-                    "event": {"data": {"actionId": action_id, "conversationId": "cnv_1"}},
-                    "error": {"name": "Error", "message": "Slack kept failing"},
-                },
-            }
-        )
-        stack.inngest.wait_idle(timeout=60)
-        [handler] = stack.inngest.runs_for("request-approval-failure")
-        assert handler.status == "completed", handler.error
-        assert handler.output["approval"] == {"expired": True, "redrawn": True}
-        assert approval_row(action_id)["status"] == "expired"
-        assert button_ids(stack.slack.message(channel, ts)) == {"open_in_front"}  # no decision
-        events = [row["event"] for row in audit_rows(action_id)]
-        assert "function.failed" in events and "approval.expired" in events
-        # a late click is refused, not decided
-        stack.click(action_id)
-        assert approval_row(action_id)["status"] == "expired"
+    action_id = world.new_request()
+    channel, ts = world.request_approval(action_id)
+    assert "approve_action" in button_ids(world.slack.message(channel, ts))
+    world.inngest.send(
+        {
+            "name": "inngest/function.failed",
+            "id": "failed-1",
+            "data": {
+                "function_id": "support-agent-request-approval",
+                "run_id": "run_gave_up",
+                "event": {"data": {"actionId": action_id, "conversationId": "cnv_1"}},
+                "error": {"name": "Error", "message": "Slack kept failing"},
+            },
+        }
+    )
+    world.inngest.wait_idle(timeout=60)
+    [handler] = world.inngest.runs_for("request-approval-failure")
+    assert handler.status == "completed", handler.error
+    assert handler.output["approval"] == {"expired": True, "redrawn": True}
+    assert approval_row(action_id)["status"] == "expired"
+    assert button_ids(world.slack.message(channel, ts)) == {"open_in_front"}  # no decision
+    events = [row["event"] for row in audit_rows(action_id)]
+    assert "function.failed" in events and "approval.expired" in events
+    # a late click is refused, not decided
+    world.click(action_id)
+    assert approval_row(action_id)["status"] == "expired"

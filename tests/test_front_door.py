@@ -11,7 +11,6 @@ import httpx
 import pytest
 
 from support import apps
-from tests.conftest import ANTHROPIC_KEY, FRONT_SECRET, FRONT_TOKEN, base_settings, serve_app
 from tests.fakes.anthropic import AnthropicFake
 from tests.fakes.front import (
     FrontFake,
@@ -22,6 +21,7 @@ from tests.fakes.front import (
     sync_event,
 )
 from tests.support_server import LiveServer
+from tests.world import ANTHROPIC_KEY, FRONT_SECRET, FRONT_TOKEN, live_app, settings
 
 INBOX = "inb_acme"
 
@@ -35,27 +35,32 @@ def _ends_turn(request: dict[str, Any]) -> dict[str, Any]:
 def door(clean_db: str, inngest: Any) -> Iterator[tuple[LiveServer, Any]]:
     # The agent workflow also runs on every inbound event: give it a Front and a Claude to talk to,
     # so its runs finish and do not bleed into the next test.
-    with FrontFake(FRONT_TOKEN) as front, AnthropicFake(ANTHROPIC_KEY, responder=_ends_turn) as claude:
+    with (
+        FrontFake(FRONT_TOKEN) as front,
+        AnthropicFake(ANTHROPIC_KEY, responder=_ends_turn) as claude,
+    ):
         front.add_inbox(INBOX)
-        settings = base_settings(
-            clean_db, INNGEST_BASE_URL=inngest.url, FRONT_API_BASE_URL=front.url,
+        env = settings(
+            clean_db,
+            INNGEST_BASE_URL=inngest.url,
+            FRONT_API_BASE_URL=front.url,
             ANTHROPIC_BASE_URL=claude.url,
         )
-        yield from _serve_door(settings, inngest)
+        yield from _serve_door(env, inngest)
 
 
 def _serve_door(settings: dict[str, str], inngest: Any) -> Iterator[tuple[LiveServer, Any]]:
-    server = serve_app(settings)
-    try:
+    with live_app(settings) as server:
         inngest.sync(server.url + "/api/inngest")
         apps.add(
-            slug="acme", name="Acme", front_inbox_id=INBOX,
-            integration_base_url="http://127.0.0.1:9", integration_secret="s" * 20,
+            slug="acme",
+            name="Acme",
+            front_inbox_id=INBOX,
+            integration_base_url="http://127.0.0.1:9",
+            integration_secret="s" * 20,
         )
         yield server, inngest
         inngest.wait_idle(timeout=30)
-    finally:
-        server.stop()
 
 
 def post(server: LiveServer, body: bytes, headers: dict[str, str]) -> httpx.Response:
@@ -64,8 +69,14 @@ def post(server: LiveServer, body: bytes, headers: dict[str, str]) -> httpx.Resp
 
 def inbound(event_id: str = "evt_1", **kw: Any) -> dict[str, Any]:
     return inbound_event(
-        event_id, "cnv_1", kw.pop("inbox", INBOX), "msg_1", "customer@example.com",
-        "Refund please", "I was charged twice", **kw,
+        event_id,
+        "cnv_1",
+        kw.pop("inbox", INBOX),
+        "msg_1",
+        "customer@example.com",
+        "Refund please",
+        "I was charged twice",
+        **kw,
     )
 
 
@@ -153,7 +164,10 @@ def _signed_raw(raw: bytes) -> tuple[bytes, dict[str, str]]:
     from tests.fakes.front import front_signature
 
     ts = str(int(time.time() * 1000))
-    return raw, {"X-Front-Request-Timestamp": ts, "X-Front-Signature": front_signature(FRONT_SECRET, ts, raw)}
+    return raw, {
+        "X-Front-Request-Timestamp": ts,
+        "X-Front-Signature": front_signature(FRONT_SECRET, ts, raw),
+    }
 
 
 @pytest.mark.parametrize(
@@ -167,7 +181,13 @@ def _signed_raw(raw: bytes) -> tuple[bytes, dict[str, str]]:
         (lambda e: _signed_raw(b"{not json"), 400, "bad_json"),
         (lambda e: _signed_raw(b"\xff\xfe"), 400, "bad_json"),
         (lambda e: _signed_raw(b"[]"), 400, "bad_payload"),
-        (lambda e: _signed_raw(json.dumps({"type": "inbound", "payload": {"type": "inbound"}}).encode()), 400, "bad_payload"),
+        (
+            lambda e: _signed_raw(
+                json.dumps({"type": "inbound", "payload": {"type": "inbound"}}).encode()
+            ),
+            400,
+            "bad_payload",
+        ),
     ],
 )
 def test_bad_deliveries_get_4xx_and_send_nothing(
@@ -182,56 +202,46 @@ def test_bad_deliveries_get_4xx_and_send_nothing(
 
 
 def test_oversized_body_is_refused(clean_db: str, inngest: Any) -> None:
-    server = serve_app(base_settings(clean_db, INNGEST_BASE_URL=inngest.url, MAX_BODY_BYTES="2048"))
-    try:
+    with live_app(
+        settings(clean_db, INNGEST_BASE_URL=inngest.url, MAX_BODY_BYTES="2048")
+    ) as server:
         envelope = inbound()
         envelope["payload"]["target"]["data"]["text"] = "x" * 5000
         body, headers = signed_webhook(FRONT_SECRET, envelope)
         assert post(server, body, headers).status_code == 413
         assert inngest.events == []
-    finally:
-        server.stop()
 
 
 def test_inngest_down_answers_503_so_front_retries(clean_db: str) -> None:
-    server = serve_app(base_settings(clean_db, INNGEST_BASE_URL="http://127.0.0.1:9"))
-    try:
+    with live_app(settings(clean_db, INNGEST_BASE_URL="http://127.0.0.1:9")) as server:
         apps.add(
-            slug="acme", name="Acme", front_inbox_id=INBOX,
-            integration_base_url="http://127.0.0.1:9", integration_secret="s" * 20,
+            slug="acme",
+            name="Acme",
+            front_inbox_id=INBOX,
+            integration_base_url="http://127.0.0.1:9",
+            integration_secret="s" * 20,
         )
         body, headers = signed_webhook(FRONT_SECRET, inbound())
         answer = post(server, body, headers)
         assert answer.status_code == 503 and answer.json()["error"] == "event_not_sent"
-    finally:
-        server.stop()
 
 
 def test_unconfigured_secret_answers_503(clean_db: str) -> None:
-    settings = base_settings(clean_db)
-    del settings["FRONT_WEBHOOK_SECRET"]
-    server = serve_app(settings)
-    try:
+    env = settings(clean_db)
+    del env["FRONT_WEBHOOK_SECRET"]
+    with live_app(env) as server:
         answer = httpx.post(server.url + "/webhooks/front", content=b"{}")
         assert answer.status_code == 503 and "FRONT_WEBHOOK_SECRET" in answer.json()["detail"]
-    finally:
-        server.stop()
 
 
 def test_health_and_readiness(clean_db: str) -> None:
-    server = serve_app(base_settings(clean_db))
-    try:
+    with live_app(settings(clean_db)) as server:
         assert httpx.get(server.url + "/healthz").json() == {"status": "ok"}
         assert httpx.get(server.url + "/readyz").status_code == 200
-    finally:
-        server.stop()
 
 
 def test_readiness_fails_when_database_is_unreachable(tmp_path: Any) -> None:
-    server = serve_app(base_settings("mysql+pymysql://root@127.0.0.1:9/none"))
-    try:
+    with live_app(settings("mysql+pymysql://root@127.0.0.1:9/none")) as server:
         assert httpx.get(server.url + "/healthz").status_code == 200
         answer = httpx.get(server.url + "/readyz", timeout=15)
         assert answer.status_code == 503 and answer.json()["database"] == "unreachable"
-    finally:
-        server.stop()

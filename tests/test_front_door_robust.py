@@ -13,19 +13,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import (
-    ANTHROPIC_KEY,
-    FRONT_SECRET,
-    FRONT_TOKEN,
-    SLACK_SECRET,
-    base_settings,
-    serve_app,
-)
 from tests.fakes.anthropic import AnthropicFake
 from tests.fakes.front import FrontFake, front_signature, inbound_event, signed_webhook
 from tests.fakes.slack import sign as slack_sign
 from tests.support_server import LiveServer
 from tests.test_front_door import INBOX, _ends_turn, _serve_door, inbound, post
+from tests.world import ANTHROPIC_KEY, FRONT_SECRET, FRONT_TOKEN, SLACK_SECRET, live_app, settings
 
 
 @dataclass
@@ -46,13 +39,13 @@ def fakes() -> Iterator[Fakes]:
 
 @pytest.fixture
 def door(clean_db: str, inngest: Any, fakes: Fakes) -> Iterator[tuple[LiveServer, Any]]:
-    settings = base_settings(
+    env = settings(
         clean_db,
         INNGEST_BASE_URL=inngest.url,
         FRONT_API_BASE_URL=fakes.front.url,
         ANTHROPIC_BASE_URL=fakes.claude.url,
     )
-    yield from _serve_door(settings, inngest)
+    yield from _serve_door(env, inngest)
 
 
 @pytest.fixture(autouse=True)
@@ -118,8 +111,7 @@ def test_json_nested_too_deep_is_400_on_the_front_door(door: tuple[LiveServer, A
 
 
 def test_json_nested_too_deep_is_400_on_the_slack_door(clean_db: str) -> None:
-    server = serve_app(base_settings(clean_db))
-    try:
+    with live_app(settings(clean_db)) as server:
         deep = "[" * 50_000 + "]" * 50_000
         form = urllib.parse.urlencode({"payload": deep}).encode()
         for body, ctype in (
@@ -131,8 +123,6 @@ def test_json_nested_too_deep_is_400_on_the_slack_door(clean_db: str) -> None:
                 server.url + "/slack/events", content=body, headers=headers, timeout=10
             )
             assert answer.status_code == 400, answer.text
-    finally:
-        server.stop()
 
 
 def test_overlong_id_is_a_bad_payload(door: tuple[LiveServer, Any]) -> None:
@@ -145,16 +135,13 @@ def test_overlong_id_is_a_bad_payload(door: tuple[LiveServer, Any]) -> None:
 
 def test_database_down_answers_503_not_500(inngest: Any) -> None:
     """The inbox lookup cannot reach the database: retryable, so 503 and Front delivers again."""
-    settings = base_settings("mysql+pymysql://root@127.0.0.1:9/none", INNGEST_BASE_URL=inngest.url)
-    server = serve_app(settings)
-    try:
+    env = settings("mysql+pymysql://root@127.0.0.1:9/none", INNGEST_BASE_URL=inngest.url)
+    with live_app(env) as server:
         body, headers = signed_webhook(FRONT_SECRET, inbound())
         answer = post(server, body, headers)
         assert answer.status_code == 503, answer.text
         assert answer.json()["error"] == "database_unavailable"
         assert inngest.events == []
-    finally:
-        server.stop()
 
 
 # ---------------------------------------------------------------- bounded events (item 3)
@@ -223,7 +210,7 @@ def test_bounded_send_refuses_an_oversized_event_before_sending(inngest: Any) ->
     from support import inngest_client
     from support.config import load
 
-    inngest_client.configure(load(base_settings("sqlite://", INNGEST_BASE_URL=inngest.url)))
+    inngest_client.configure(load(settings("sqlite://", INNGEST_BASE_URL=inngest.url)))
     event = inngest_sdk.Event(name="test/x", data={"text": "a" * 300_000}, id="big")
     with pytest.raises(inngest_client.EventRejected):
         inngest_client.send_bounded(event)

@@ -79,7 +79,10 @@ def test_parse_inbound_prefers_reply_to() -> None:
         )
     )
     assert (d.kind, d.event_id, d.conversation_id, d.message_id) == (
-        "inbound", "evt_1", "cnv_1", "msg_1",
+        "inbound",
+        "evt_1",
+        "cnv_1",
+        "msg_1",
     )
     assert d.inbox_ids == ("inb_other", "inb_1")
     assert d.customer_email == "reply@x.com"

@@ -39,15 +39,6 @@ from hypothesis import strategies as st
 
 from support.db import migrate
 from support.db.models import Base
-from tests.conftest import (
-    APPROVERS,
-    FRONT_SECRET,
-    SLACK_SECRET,
-    SLACK_TOKEN,
-    TEAM_ID,
-    base_settings,
-    serve_app,
-)
 from tests.fakes.front import front_signature, inbound_event, outbound_event, sync_event
 from tests.fakes.inngest_double import InngestDouble
 from tests.fakes.inngest_double import _support as inngest_sig
@@ -60,6 +51,17 @@ from tests.fakes.slack import (
     view_submission_payload,
 )
 from tests.support_server import LiveServer
+from tests.world import (
+    APPROVERS,
+    FRONT_SECRET,
+    SLACK_SECRET,
+    SLACK_TOKEN,
+    TEAM_ID,
+    live_app,
+)
+from tests.world import (
+    settings as app_settings,
+)
 
 SIGNING_KEY = "signkey-test-" + "5eed" * 16
 EVENT_KEY = "fuzz-event-key"
@@ -148,7 +150,7 @@ def door(private_database: str) -> Iterator[Door]:
         InngestDouble(signing_key=SIGNING_KEY, event_key=EVENT_KEY) as inngest,
         SlackFake(token=SLACK_TOKEN, team_id=TEAM_ID) as slack,
     ):
-        env = base_settings(
+        env = app_settings(
             database_url,
             INNGEST_SIGNING_KEY=SIGNING_KEY,
             INNGEST_EVENT_KEY=EVENT_KEY,
@@ -158,11 +160,10 @@ def door(private_database: str) -> Iterator[Door]:
             LOG_LEVEL="ERROR",
         )
         del env["INNGEST_DEV"]
-        server = serve_app(env)
         try:
-            yield Door(server, inngest, slack, engine, errors)
+            with live_app(env) as server:
+                yield Door(server, inngest, slack, engine, errors)
         finally:
-            server.stop()
             logging.getLogger().removeHandler(errors)
             engine.dispose()
 
@@ -391,8 +392,6 @@ def test_front_signed_random_bytes(quiet: Door, body: bytes, ctype: str | None) 
 
 
 # ---------------------------------------------------------------- /slack/events
-
-
 
 
 def slack_signature(body: bytes, ts: int, secret: str = SLACK_SECRET) -> dict[str, str]:

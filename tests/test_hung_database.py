@@ -17,9 +17,9 @@ import pytest
 
 from support import apps
 from support.db import migrate
-from tests.conftest import FRONT_SECRET, base_settings, serve_app
 from tests.fakes.front import inbound_event, signed_webhook
 from tests.private_mariadb import PrivateMariaDB, private_mariadb  # noqa: F401 - the fixture
+from tests.world import FRONT_SECRET, live_app, settings
 
 FRONT_WEBHOOK_DEADLINE = 5.0
 INBOX = "inb_hung"
@@ -29,8 +29,7 @@ INBOX = "inb_hung"
 def door(private_mariadb: PrivateMariaDB, inngest: Any) -> Iterator[str]:  # noqa: F811
     url = private_mariadb.create_database()
     migrate.upgrade(url)
-    server = serve_app(base_settings(url, INNGEST_BASE_URL=inngest.url))
-    try:
+    with live_app(settings(url, INNGEST_BASE_URL=inngest.url)) as server:
         apps.add(
             slug="hung",
             name="Hung",
@@ -39,8 +38,6 @@ def door(private_mariadb: PrivateMariaDB, inngest: Any) -> Iterator[str]:  # noq
             integration_secret="s" * 24,
         )
         yield server.url
-    finally:
-        server.stop()
 
 
 def _deliver(url: str, event_id: str) -> httpx.Response:
@@ -54,7 +51,9 @@ def _deliver(url: str, event_id: str) -> httpx.Response:
 
 
 def test_a_hung_database_gets_a_503_before_fronts_deadline(
-    door: str, private_mariadb: PrivateMariaDB, inngest: Any  # noqa: F811
+    door: str,
+    private_mariadb: PrivateMariaDB,  # noqa: F811
+    inngest: Any,
 ) -> None:
     assert _deliver(door, "evt_h0").status_code == 200  # the pool holds a live connection
     pid = private_mariadb.pid

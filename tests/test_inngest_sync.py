@@ -6,10 +6,23 @@ import secrets
 from pathlib import Path
 
 import httpx
+from flask import Flask
 
 from app import create_app
 from tests.fakes.inngest_double import InngestDouble
 from tests.support_server import LiveServer
+
+
+def dev_app(tmp_path: Path, inngest_url: str = "http://127.0.0.1:9", **env: str) -> Flask:
+    """The app in dev mode on a SQLite file (nothing listens at the default Inngest URL)."""
+    return create_app(
+        {
+            "INNGEST_DEV": "1",
+            "INNGEST_BASE_URL": inngest_url,
+            "DATABASE_URL": f"sqlite:///{tmp_path}/d.db",
+            **env,
+        }
+    )
 
 
 def cloud_settings(tmp_path: Path, double: InngestDouble, **extra: str) -> dict[str, str]:
@@ -25,13 +38,7 @@ def cloud_settings(tmp_path: Path, double: InngestDouble, **extra: str) -> dict[
 
 def test_cli_sync_registers_every_function_in_dev_mode(tmp_path: Path) -> None:
     with InngestDouble() as double:
-        app = create_app(
-            {
-                "INNGEST_DEV": "1",
-                "INNGEST_BASE_URL": double.url,
-                "DATABASE_URL": f"sqlite:///{tmp_path}/d.db",
-            }
-        )
+        app = dev_app(tmp_path, double.url)
         result = app.test_cli_runner().invoke(
             args=["inngest", "sync", "--url", "http://127.0.0.1:3000"]
         )
@@ -48,17 +55,12 @@ def test_cli_sync_registers_every_function_in_dev_mode(tmp_path: Path) -> None:
         assert urls == {"http://127.0.0.1:3000/api/inngest"}
 
 
-def test_cli_sync_reports_an_unreachable_server(tmp_path: Path) -> None:
-    app = create_app(
-        {
-            "INNGEST_DEV": "1",
-            "INNGEST_BASE_URL": "http://127.0.0.1:9",
-            "DATABASE_URL": f"sqlite:///{tmp_path}/d.db",
-        }
-    )
-    result = app.test_cli_runner().invoke(args=["inngest", "sync"])
+def test_cli_sync_reports_an_unreachable_server_and_that_no_answer_came(tmp_path: Path) -> None:
+    result = dev_app(tmp_path).test_cli_runner().invoke(args=["inngest", "sync"])
     assert result.exit_code != 0
     assert "Inngest registration failed" in result.output
+    assert "no answer from http://127.0.0.1:9/fn/register" in result.output
+    assert "Connection refused" in result.output and "HTTP 500" not in result.output
 
 
 def test_cloud_mode_sync_without_public_url(tmp_path: Path) -> None:
@@ -130,26 +132,14 @@ def test_cli_ping_proves_the_loop(tmp_path: Path) -> None:
 
 
 def test_cli_ping_explains_a_failed_send(tmp_path: Path) -> None:
-    app = create_app(
-        {
-            "INNGEST_DEV": "1",
-            "INNGEST_BASE_URL": "http://127.0.0.1:9",
-            "DATABASE_URL": f"sqlite:///{tmp_path}/p.db",
-        }
-    )
+    app = dev_app(tmp_path)
     result = app.test_cli_runner().invoke(args=["inngest", "ping"])
     assert result.exit_code != 0 and "could not send support/ping" in result.output
 
 
 def test_cli_sync_refuses_a_url_that_is_not_one(tmp_path: Path) -> None:
     with InngestDouble() as double:
-        app = create_app(
-            {
-                "INNGEST_DEV": "1",
-                "INNGEST_BASE_URL": double.url,
-                "DATABASE_URL": f"sqlite:///{tmp_path}/d.db",
-            }
-        )
+        app = dev_app(tmp_path, double.url)
         for bad in ("not-a-url", "ftp://x.example", "http://has space.example", ""):
             result = app.test_cli_runner().invoke(args=["inngest", "sync", "--url", bad])
             assert result.exit_code != 0, (bad, result.output)
@@ -169,30 +159,9 @@ def test_cloud_mode_sync_refuses_without_public_url(tmp_path: Path) -> None:
 
 def test_dev_mode_sync_defaults_to_port(tmp_path: Path) -> None:
     with InngestDouble() as double:
-        app = create_app(
-            {
-                "INNGEST_DEV": "1",
-                "INNGEST_BASE_URL": double.url,
-                "DATABASE_URL": f"sqlite:///{tmp_path}/d.db",
-                "PORT": "3123",
-            }
-        )
+        app = dev_app(tmp_path, double.url, PORT="3123")
         result = app.test_cli_runner().invoke(args=["inngest", "sync"])
         assert result.exit_code == 0, result.output
         assert {r["body"]["url"] for r in double.register_requests} == {
             "http://127.0.0.1:3123/api/inngest"
         }
-
-
-def test_cli_sync_says_when_no_answer_came(tmp_path: Path) -> None:
-    app = create_app(
-        {
-            "INNGEST_DEV": "1",
-            "INNGEST_BASE_URL": "http://127.0.0.1:9",
-            "DATABASE_URL": f"sqlite:///{tmp_path}/d.db",
-        }
-    )
-    result = app.test_cli_runner().invoke(args=["inngest", "sync"])
-    assert result.exit_code != 0
-    assert "no answer from http://127.0.0.1:9/fn/register" in result.output
-    assert "Connection refused" in result.output and "HTTP 500" not in result.output

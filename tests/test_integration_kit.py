@@ -27,9 +27,9 @@ from support.integrations import (
     encode_body,
     signature_header,
 )
-from tests.conftest import INTEGRATION_SECRET
 from tests.fakes.integration import IntegrationFake
 from tests.support_server import LiveServer
+from tests.world import INTEGRATION_SECRET
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = (ROOT / "docs" / "integration-api.md").read_text()

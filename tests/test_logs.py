@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from support.logs import configure_logging, parse_event
-from tests.conftest import FRONT_SECRET, base_settings, serve_app
 from tests.fakes.front import inbound_event, signed_webhook
+from tests.world import FRONT_SECRET, live_app, settings
 
 
 @pytest.fixture(autouse=True)
@@ -53,8 +53,7 @@ def json_lines(text: str) -> list[dict[str, Any]]:
 def test_json_lines_carry_the_event_fields_and_the_request_id(
     clean_db: str, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    server = serve_app(base_settings(clean_db, LOG_FORMAT="json", LOG_LEVEL="INFO"))
-    try:
+    with live_app(settings(clean_db, LOG_FORMAT="json", LOG_LEVEL="INFO")) as server:
         body, headers = signed_webhook(
             FRONT_SECRET,
             inbound_event("evt_l1", "cnv_l1", "inb_x", "msg_l1", "jane@example.com", "Hi", "x"),
@@ -63,8 +62,6 @@ def test_json_lines_carry_the_event_fields_and_the_request_id(
         response = httpx.post(server.url + "/webhooks/front", content=body, headers=headers)
         assert response.status_code == 401
         logging.getLogger("support.test").exception("test.failed action_id=act_9 run_id=run_1")
-    finally:
-        server.stop()
     err = capfd.readouterr().err
     lines = json_lines(err)
     [rejected] = [line for line in lines if line.get("event") == "front.webhook.rejected"]
@@ -84,11 +81,8 @@ def test_json_lines_carry_the_event_fields_and_the_request_id(
 
 
 def test_text_is_the_default(clean_db: str, capfd: pytest.CaptureFixture[str]) -> None:
-    server = serve_app(base_settings(clean_db, LOG_LEVEL="INFO"))
-    try:
+    with live_app(settings(clean_db, LOG_LEVEL="INFO")) as server:
         httpx.post(server.url + "/webhooks/front", content=b"{}", headers={"X-Request-ID": "r1"})
-    finally:
-        server.stop()
     err = capfd.readouterr().err
     [line] = [line for line in err.splitlines() if "front.webhook.rejected" in line]
     assert not line.startswith("{")
@@ -100,7 +94,7 @@ def test_a_made_up_request_id_is_the_same_for_every_line_of_a_request(
 ) -> None:
     from app import create_app
 
-    app = create_app(base_settings(clean_db, LOG_FORMAT="json"))
+    app = create_app(settings(clean_db, LOG_FORMAT="json"))
     log = logging.getLogger("support.test")
 
     @app.get("/two-lines")

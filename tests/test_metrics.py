@@ -8,17 +8,22 @@ the difference, so the counters of other tests in this process do not matter.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from support import metrics
-from tests.approval_helpers import Stack, approval_row, approval_stack, eventually
-from tests.conftest import APPROVERS, FRONT_SECRET, base_settings, serve_app
 from tests.fakes.front import inbound_event, signed_webhook
+from tests.world import (
+    APPROVERS,
+    FRONT_SECRET,
+    World,
+    approval_row,
+    eventually,
+    live_app,
+    make_app,
+    settings,
+)
 
 TOKEN = "metrics-test-token-0123456789"
 HOUR = 3600.0
@@ -64,21 +69,15 @@ class Meter:
 
 
 @pytest.fixture
-def stack(clean_db: str, inngest: Any) -> Iterator[Stack]:
-    with approval_stack(clean_db, inngest, METRICS_TOKEN=TOKEN) as s:
-        yield s
-
-
-def done(stack: Stack, fn: str) -> list[Any]:
-    stack.inngest.wait_idle()
-    return [r for r in stack.inngest.runs_for(fn) if r.done]
+def world_env() -> dict[str, str]:
+    return {"METRICS_TOKEN": TOKEN}
 
 
 # -- access -----------------------------------------------------------------------------------------
 
 
-def test_metrics_need_the_token(stack: Stack) -> None:
-    url = stack.server.url + "/metrics"
+def test_metrics_need_the_token(world: World) -> None:
+    url = world.url + "/metrics"
     assert httpx.get(url).status_code == 401
     assert httpx.get(url).headers["WWW-Authenticate"].startswith("Bearer")
     for header in (
@@ -98,29 +97,26 @@ def test_metrics_need_the_token(stack: Stack) -> None:
 
 
 def test_no_metrics_without_a_token(clean_db: str) -> None:
-    server = serve_app(base_settings(clean_db))
-    try:
+    with live_app(settings(clean_db)) as server:
         for headers in ({}, {"Authorization": f"Bearer {TOKEN}"}, {"Authorization": "Bearer"}):
             response = httpx.get(server.url + "/metrics", headers=headers)
             assert response.status_code == 404
             assert response.json()["error"] == "not_found"
         assert not metrics.enabled()  # nothing is counted either
-    finally:
-        server.stop()
 
 
 # -- the loop -------------------------------------------------------------------------------------
 
 
-def test_approve_counts_the_decision_the_wait_and_the_execution(stack: Stack) -> None:
-    action_id = stack.new_request()
-    stack.request_approval(action_id)
-    meter = Meter(stack.server.url)
+def test_approve_counts_the_decision_the_wait_and_the_execution(world: World) -> None:
+    action_id = world.new_request()
+    world.request_approval(action_id)
+    meter = Meter(world.url)
     assert total(meter.before, "support_approvals_pending") == 1
     assert total(meter.before, "support_approvals_oldest_pending_seconds") >= 0
 
-    assert stack.click(action_id).status_code == 200
-    [run] = eventually(lambda: done(stack, "request-approval"), what="run finished")
+    assert world.click(action_id).status_code == 200
+    [run] = eventually(lambda: world.finished("request-approval"), what="run finished")
     assert run.output["execution"] == "succeeded"
 
     assert meter.wait("support_decisions_total", outcome="approved") == 1
@@ -131,28 +127,28 @@ def test_approve_counts_the_decision_the_wait_and_the_execution(stack: Stack) ->
     assert meter.moved("support_door_requests_total", door="inngest", outcome="accepted") >= 1
     for outcome in ("rejected", "expired", "edited"):
         assert meter.moved("support_decisions_total", outcome=outcome) == 0
-    after = scrape(stack.server.url)
+    after = scrape(world.url)
     assert total(after, "support_approvals_pending") == 0
     assert total(after, "support_approvals_oldest_pending_seconds") == 0
 
 
-def test_edit_then_reject_and_expire_each_count_under_their_outcome(stack: Stack) -> None:
-    edited, rejected, expired = stack.new_request(), stack.new_request(), stack.new_request()
+def test_edit_then_reject_and_expire_each_count_under_their_outcome(world: World) -> None:
+    edited, rejected, expired = world.new_request(), world.new_request(), world.new_request()
     for action_id in (edited, rejected, expired):
-        stack.request_approval(action_id)
-    meter = Meter(stack.server.url)
+        world.request_approval(action_id)
+    meter = Meter(world.url)
     assert total(meter.before, "support_approvals_pending") == 3
 
-    assert stack.submit_edit(edited, "2500", None).status_code == 200
+    assert world.submit_edit(edited, "2500", None).status_code == 200
     assert meter.wait("support_decisions_total", outcome="edited") == 1
     assert approval_row(edited)["edits"] == {"parameters": {"amount": 2500}}
 
-    stack.model.reply_tool_use("draft_response", {"body": "Sorry Jane, we cannot refund this."})
-    stack.model.reply_text("Revised.")
-    assert stack.submit_reject(rejected, "Outside the refund window").status_code == 200
+    world.anthropic.reply_tool_use("draft_response", {"body": "Sorry Jane, we cannot refund this."})
+    world.anthropic.reply_text("Revised.")
+    assert world.submit_reject(rejected, "Outside the refund window").status_code == 200
     assert meter.wait("support_decisions_total", outcome="rejected") == 1
-    stack.inngest.wait_idle()
-    eventually(lambda: stack.front.drafts, what="revised draft")
+    world.inngest.wait_idle()
+    eventually(lambda: world.front.drafts, what="revised draft")
     # the revision ran the agent: one model call per scripted reply, with its tokens
     assert meter.wait("support_agent_model_calls_total") == 2
     # prompt caching: the input is counted as plain input, cache reads and cache writes
@@ -163,25 +159,25 @@ def test_edit_then_reject_and_expire_each_count_under_their_outcome(stack: Stack
     assert read > 0
     assert meter.moved("support_agent_tokens_total", kind="output") > 0
 
-    stack.inngest.advance(24 * HOUR + 1)
+    world.inngest.advance(24 * HOUR + 1)
     assert approval_row(expired)["status"] == "expired"
     assert meter.wait("support_decisions_total", outcome="expired") == 1
     assert meter.moved("support_decision_seconds_count", outcome="expired") == 1
     assert meter.moved("support_decisions_total", outcome="approved") == 0
-    assert total(scrape(stack.server.url), "support_approvals_pending") == 0
+    assert total(scrape(world.url), "support_approvals_pending") == 0
 
 
 def test_failed_execution_counts_the_failure_the_workflow_and_the_integration_error(
-    stack: Stack,
+    world: World,
 ) -> None:
-    action_id = stack.new_request(
+    action_id = world.new_request(
         parameters={"purchase_id": "pur_unknown", "amount": 100, "reason": "x"}
     )
-    stack.request_approval(action_id)
-    meter = Meter(stack.server.url)
+    world.request_approval(action_id)
+    meter = Meter(world.url)
 
-    stack.click(action_id)
-    [run] = eventually(lambda: done(stack, "request-approval"), what="run finished")
+    world.click(action_id)
+    [run] = eventually(lambda: world.finished("request-approval"), what="run finished")
     assert run.output["execution"] == "failed"
     assert meter.wait("support_executions_total", type="refund", status="failed") == 1
     assert meter.moved("support_executions_total", status="succeeded") == 0
@@ -194,17 +190,17 @@ def test_failed_execution_counts_the_failure_the_workflow_and_the_integration_er
 # -- doors and vendors ----------------------------------------------------------------------------
 
 
-def test_door_refusals_carry_their_reason(stack: Stack) -> None:
-    meter = Meter(stack.server.url)
+def test_door_refusals_carry_their_reason(world: World) -> None:
+    meter = Meter(world.url)
     body, headers = signed_webhook(
         FRONT_SECRET,
         inbound_event("evt_m1", "cnv_1", "inb_acme", "msg_m1", "jane@example.com", "Hi", "Help"),
     )
-    assert httpx.post(stack.server.url + "/webhooks/front", content=body, headers=headers)
+    assert httpx.post(world.url + "/webhooks/front", content=body, headers=headers)
     bad = {**headers, "X-Front-Signature": "AAAA"}
-    response = httpx.post(stack.server.url + "/webhooks/front", content=body, headers=bad)
+    response = httpx.post(world.url + "/webhooks/front", content=body, headers=bad)
     assert response.status_code == 401
-    assert httpx.post(stack.server.url + "/slack/events", content=b"x").status_code == 401
+    assert httpx.post(world.url + "/slack/events", content=b"x").status_code == 401
 
     assert meter.moved("support_door_requests_total", door="front", outcome="accepted") == 1
     assert (
@@ -224,13 +220,9 @@ def test_door_refusals_carry_their_reason(stack: Stack) -> None:
 
 
 def test_front_unavailable_is_a_503_on_the_door(clean_db: str) -> None:
-    settings = base_settings(
-        clean_db, METRICS_TOKEN=TOKEN, INNGEST_BASE_URL="http://127.0.0.1:9"
-    )  # nothing listens there: the event cannot be sent
-    server = serve_app(settings)
-    try:
-        from tests.approval_helpers import make_app
-
+    # nothing listens at INNGEST_BASE_URL: the event cannot be sent
+    env = settings(clean_db, METRICS_TOKEN=TOKEN, INNGEST_BASE_URL="http://127.0.0.1:9")
+    with live_app(env) as server:
         make_app(front_inbox_id="inb_acme")
         meter = Meter(server.url)
         body, headers = signed_webhook(
@@ -248,17 +240,15 @@ def test_front_unavailable_is_a_503_on_the_door(clean_db: str) -> None:
             )
             == 1
         )
-    finally:
-        server.stop()
 
 
-def test_slack_and_front_errors_are_counted_by_status(stack: Stack) -> None:
-    action_id = stack.new_request()
-    stack.request_approval(action_id)
-    meter = Meter(stack.server.url)
+def test_slack_and_front_errors_are_counted_by_status(world: World) -> None:
+    action_id = world.new_request()
+    world.request_approval(action_id)
+    meter = Meter(world.url)
     # a refused clicker is told ephemerally; Slack answers ok:false
-    stack.slack.error_next("chat.postEphemeral", "channel_not_found")
-    assert stack.click(action_id, user="U0NOTALLOWED").status_code == 200
+    world.slack.error_next("chat.postEphemeral", "channel_not_found")
+    assert world.click(action_id, user="U0NOTALLOWED").status_code == 200
     assert (
         meter.wait(
             "support_external_call_errors_total", service="slack", status="channel_not_found"
@@ -266,11 +256,11 @@ def test_slack_and_front_errors_are_counted_by_status(stack: Stack) -> None:
         == 1
     )
     # a rejection's revised draft: Front fails once with 502, the step is retried
-    stack.front.fail_next("/conversations/cnv_1/drafts", 502)
-    stack.model.reply_tool_use("draft_response", {"body": "Sorry Jane."})
-    stack.model.reply_text("Revised.")
-    assert stack.submit_reject(action_id, "No").status_code == 200
-    stack.inngest.wait_idle()
-    eventually(lambda: stack.front.drafts, what="revised draft")
+    world.front.fail_next("/conversations/cnv_1/drafts", 502)
+    world.anthropic.reply_tool_use("draft_response", {"body": "Sorry Jane."})
+    world.anthropic.reply_text("Revised.")
+    assert world.submit_reject(action_id, "No").status_code == 200
+    world.inngest.wait_idle()
+    eventually(lambda: world.front.drafts, what="revised draft")
     assert meter.moved("support_external_call_errors_total", service="front", status="502") == 1
     assert approval_row(action_id)["decided_by"] == APPROVERS[0]

@@ -80,13 +80,27 @@ def test_decided_states_have_no_decision_buttons() -> None:
     decided_at = NOW + dt.timedelta(minutes=5)
     cases = {
         "approved": pending(status="approved", decided_by="U0APPROVER1", decided_at=decided_at),
-        "rejected": pending(status="rejected", decided_by="U0APPROVER1", decided_at=decided_at,
-                            reason="Not eligible"),
+        "rejected": pending(
+            status="rejected",
+            decided_by="U0APPROVER1",
+            decided_at=decided_at,
+            reason="Not eligible",
+        ),
         "expired": pending(status="expired"),
-        "succeeded": pending(status="approved", decided_by="U0APPROVER1", decided_at=decided_at,
-                             action_status="succeeded", result={"refundId": "re_123"}),
-        "failed": pending(status="approved", decided_by="U0APPROVER1", decided_at=decided_at,
-                          action_status="failed", error="card declined"),
+        "succeeded": pending(
+            status="approved",
+            decided_by="U0APPROVER1",
+            decided_at=decided_at,
+            action_status="succeeded",
+            result={"refundId": "re_123"},
+        ),
+        "failed": pending(
+            status="approved",
+            decided_by="U0APPROVER1",
+            decided_at=decided_at,
+            action_status="failed",
+            error="card declined",
+        ),
     }
     expected = {
         "approved": "Approved by <@U0APPROVER1> at <!date^",
@@ -140,7 +154,10 @@ def test_home_view_lists_oldest_first_with_age_and_buttons() -> None:
     assert text.index("act_old") < text.index("act_new")
     assert "waiting 3 h 0 min" in text and "waiting 5 min" in text
     approve_values = [
-        e["value"] for b in home["blocks"] if b["type"] == "actions" for e in b["elements"]
+        e["value"]
+        for b in home["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
         if e["action_id"] == "approve_action"
     ]
     assert approve_values == ["act_old", "act_new"]

@@ -1,14 +1,15 @@
 """handle-inbound-message, execute-action and process-refund over real HTTP (SQLite and MariaDB).
 
-The Flask app is served for real, synced to the Inngest double; Front, Anthropic and the product
-app's integration API are loopback fakes. Nothing of ours is patched except the integration client's
-timeout (shortened so a "timed out after the integration applied it" case takes a second).
+The ``world`` of ``tests/world.py`` (in process): the Flask app served for real, synced to the
+Inngest double; Front, Anthropic, Slack and the product app's integration API are loopback fakes.
+Nothing of ours is patched: the only difference from production is configuration, shorter Front and
+integration client timeouts (``world_env`` below), so a "timed out after Front or the integration
+applied it" case takes a second.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,141 +17,20 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from support import apps
 from support.events import ACTION_ID_FIELD
-from tests.conftest import (
-    ANTHROPIC_KEY,
-    FRONT_SECRET,
-    FRONT_TOKEN,
-    INTEGRATION_SECRET,
-    SLACK_TOKEN,
-    base_settings,
-    serve_app,
-)
-from tests.fakes.anthropic import AnthropicFake
-from tests.fakes.front import FrontFake, inbound_event, signed_webhook
-from tests.fakes.http import Recorded, Reply
 from tests.fakes.inngest_double import hash_step_id
-from tests.fakes.integration import IntegrationFake
-from tests.fakes.slack import SlackFake
-from tests.support_server import LiveServer
+from tests.world import CHANNEL, CUSTOMER, World
 
-INBOX = "inb_acme"
 CLIENT_TIMEOUT = 1.0
-CUSTOMER = "jane@example.com"
-
-
-class FrontWithDraftList(FrontFake):
-    """FrontFake + ``GET /conversations/{id}/drafts`` (Front has it; the fake lacks it)."""
-
-    def handle(self, req: Recorded) -> Reply:
-        parts = req.path.strip("/").split("/")
-        if (
-            req.method == "GET"
-            and len(parts) == 3
-            and parts[0] == "conversations"
-            and parts[2] == "drafts"
-        ):
-            if req.header("authorization") != f"Bearer {self.token}":
-                return Reply(401, {"_error": {"status": 401}})
-            found = [
-                {k: v for k, v in d.items() if k != "_conversation_id"}
-                for d in self._draft_store.values()
-                if d["_conversation_id"] == parts[1]
-            ]
-            return Reply(200, {"_results": found, "_pagination": {"next": None}})
-        return super().handle(req)
-
-
-@dataclass
-class World:
-    server: LiveServer
-    inngest: Any
-    front: FrontWithDraftList
-    claude: AnthropicFake
-    integration: IntegrationFake
-    database_url: str
-    app_id: int
-    slack: SlackFake
-
-    def deliver(
-        self,
-        event_id: str,
-        conversation: str,
-        message_id: str,
-        text: str,
-        sender: str = CUSTOMER,
-        subject: str = "Help",
-        reply_to: str | None = None,
-    ) -> None:
-        if conversation not in self.front._conversations:
-            self.front.add_conversation(conversation, INBOX, subject)
-        self.front.add_message(
-            conversation,
-            message_id,
-            text=text,
-            from_email=sender,
-            subject=subject,
-            reply_to=reply_to,
-        )
-        body, headers = signed_webhook(
-            FRONT_SECRET,
-            inbound_event(
-                event_id, conversation, INBOX, message_id, sender, subject, text, reply_to
-            ),
-        )
-        r = httpx.post(
-            self.server.url + "/webhooks/front", content=body, headers=headers, timeout=10
-        )
-        assert r.status_code == 200, r.text
-
-    def rows(self, table: str) -> list[dict[str, Any]]:
-        engine = sa.create_engine(self.database_url)
-        try:
-            with engine.connect() as conn:
-                return [dict(r._mapping) for r in conn.execute(sa.text(f"SELECT * FROM {table}"))]
-        finally:
-            engine.dispose()
-
-    def run(self, fn: str) -> Any:
-        runs = self.inngest.runs_for(fn)
-        assert len(runs) == 1, [(r.fn_id, r.status) for r in runs]
-        return runs[0]
 
 
 @pytest.fixture
-def world(clean_db: str, inngest: Any) -> Iterator[World]:
-    with (
-        FrontWithDraftList(token=FRONT_TOKEN) as front,
-        AnthropicFake(api_key=ANTHROPIC_KEY) as claude,
-        IntegrationFake(secret=INTEGRATION_SECRET) as integration,
-        SlackFake(token=SLACK_TOKEN) as slack,
-    ):
-        front.add_inbox(INBOX, ["cha_acme"])
-        server = serve_app(
-            base_settings(
-                clean_db,
-                INNGEST_BASE_URL=inngest.url,
-                FRONT_API_BASE_URL=front.url,
-                ANTHROPIC_BASE_URL=claude.url,
-                SLACK_API_BASE_URL=slack.url + "/api/",
-                # short client timeouts so "answered after the client gave up" takes a second
-                FRONT_TIMEOUT_SECONDS=str(CLIENT_TIMEOUT),
-                INTEGRATION_TIMEOUT_SECONDS=str(CLIENT_TIMEOUT),
-            )
-        )
-        try:
-            inngest.sync(server.url + "/api/inngest")
-            app = apps.add(
-                slug="acme",
-                name="Acme",
-                front_inbox_id=INBOX,
-                integration_base_url=integration.url,
-                integration_secret=INTEGRATION_SECRET,
-            )
-            yield World(server, inngest, front, claude, integration, clean_db, app.id, slack)
-        finally:
-            server.stop()
+def world_env() -> dict[str, str]:
+    """Short client timeouts, so "answered after the client gave up" takes a second."""
+    return {
+        "FRONT_TIMEOUT_SECONDS": str(CLIENT_TIMEOUT),
+        "INTEGRATION_TIMEOUT_SECONDS": str(CLIENT_TIMEOUT),
+    }
 
 
 def replay(world: World, run: Any) -> Any:
@@ -190,28 +70,13 @@ def turn_steps(run: Any) -> list[str]:
     return [n for n in names if hash_step_id(n) in run.steps]
 
 
-def script_refund(world: World, purchase_id: str) -> None:
-    c = world.claude
-    c.reply_tool_use("lookup_user", {"email": CUSTOMER})
-    c.reply_tool_use("get_purchases", {"user_id": world.integration.user(CUSTOMER)["id"]})
-    c.reply_tool_use("process_refund", {"purchase_id": purchase_id, "reason": "charged twice"})
-    c.reply_tool_use("draft_response", {"body": "Hi Jane, **we are on it**.", "category": "refund"})
-    c.reply_text("The customer was charged twice; proposing a full refund.")
-
-
-def seed_customer(world: World) -> str:
-    user = world.integration.add_user(CUSTOMER)
-    return world.integration.add_purchase(user["id"], {"amount": 4900})["id"]
-
-
 def test_refund_request_ends_with_one_approval_request_and_one_action(world: World) -> None:
-    purchase_id = seed_customer(world)
-    script_refund(world, purchase_id)
+    purchase_id = world.seed_customer()
+    world.script_refund(purchase_id)
     world.deliver("evt_r1", "cnv_r1", "msg_r1", "I was charged twice, please refund me.")
     world.inngest.wait_idle(30)
 
-    run = world.run("handle-inbound-message")
-    assert run.status == "completed", run.error
+    run = world.completed("handle-inbound-message")
     requested = world.inngest.events_named("support/approval.requested")
     assert len(requested) == 1
     data = requested[0]["data"]
@@ -238,9 +103,9 @@ def test_refund_request_ends_with_one_approval_request_and_one_action(world: Wor
     assert approval["id"] == action_id and approval["status"] == "pending"
     assert world.front.drafts == []  # the reply waits for the decision
     assert world.integration.refunds == []  # proposed only
-    assert world.claude.pending == 0
+    assert world.anthropic.pending == 0
     # the model saw the context and the tools; read-only tools ran against the integration
-    first = world.claude.bodies[0]
+    first = world.anthropic.bodies[0]
     assert {t["name"] for t in first["tools"]} >= {
         "lookup_user",
         "process_refund",
@@ -250,8 +115,8 @@ def test_refund_request_ends_with_one_approval_request_and_one_action(world: Wor
     assert len(world.integration.calls("lookup-user")) == 2  # gather-context + the tool
     # one durable step per model call, each request marked for prompt caching
     assert turn_steps(run) == [f"agent-turn-{k}" for k in range(1, 6)]
-    assert len(world.claude.bodies) == 5
-    for body in world.claude.bodies:
+    assert len(world.anthropic.bodies) == 5
+    for body in world.anthropic.bodies:
         assert body["tools"][-1]["cache_control"] == {"type": "ephemeral"}
         assert body["system"][-1]["cache_control"] == {"type": "ephemeral"}
     # the run's tokens are recorded with the proposal and in their own audit row
@@ -268,15 +133,15 @@ def test_refund_request_ends_with_one_approval_request_and_one_action(world: Wor
     assert "49.00 USD" in card_text
 
     # replay from the memo: same output, no second row, event or model call
-    calls_before = len(world.claude.requests)
+    calls_before = len(world.anthropic.requests)
     assert replay(world, run) == run.output
     assert len(world.rows("actions")) == 1
     assert len(world.inngest.events_named("support/approval.requested")) == 1
-    assert len(world.claude.requests) == calls_before
+    assert len(world.anthropic.requests) == calls_before
 
 
 def test_plain_question_ends_with_one_draft_and_no_approval(world: World) -> None:
-    world.claude.reply_tool_use(
+    world.anthropic.reply_tool_use(
         "draft_response",
         {
             "body": "Hi!\n\nYou can reset it under **Settings > Password**.",
@@ -284,15 +149,14 @@ def test_plain_question_ends_with_one_draft_and_no_approval(world: World) -> Non
             "confidence": 0.95,
         },
     )
-    world.claude.reply_text("Answered a how-to question.")
+    world.anthropic.reply_text("Answered a how-to question.")
     world.deliver("evt_q1", "cnv_q1", "msg_q1", "How do I change my password?")
     world.inngest.wait_idle(30)
 
-    run = world.run("handle-inbound-message")
-    assert run.status == "completed", run.error
+    run = world.completed("handle-inbound-message")
     assert run.output["outcome"] == "drafted"
     [draft] = world.front.drafts
-    assert draft["conversation_id"] == "cnv_q1" and draft["channel_id"] == "cha_acme"
+    assert draft["conversation_id"] == "cnv_q1" and draft["channel_id"] == CHANNEL
     assert "<strong>Settings &gt; Password</strong>" in draft["request"]["body"]
     assert world.inngest.events_named("support/approval.requested") == []
     assert world.rows("actions") == []
@@ -307,11 +171,11 @@ def test_plain_question_ends_with_one_draft_and_no_approval(world: World) -> Non
 def test_a_safe_action_with_a_reply_ends_with_exactly_one_draft(world: World) -> None:
     """An escalation needs no approval: execute-action runs it and writes the reply; the inbound
     run does not write a second draft of the same reply."""
-    world.claude.reply_tool_use("escalate_to_human", {"reason": "angry", "urgency": "high"})
-    world.claude.reply_tool_use(
+    world.anthropic.reply_tool_use("escalate_to_human", {"reason": "angry", "urgency": "high"})
+    world.anthropic.reply_tool_use(
         "draft_response", {"body": "A colleague will get back to you.", "category": "other"}
     )
-    world.claude.reply_text("Escalated.")
+    world.anthropic.reply_text("Escalated.")
     world.deliver("evt_sa1", "cnv_sa1", "msg_sa1", "This is unacceptable!")
     world.inngest.wait_idle(30)
 
@@ -332,9 +196,11 @@ def test_a_safe_action_with_a_reply_ends_with_exactly_one_draft(world: World) ->
 def test_a_safe_action_that_failed_gets_no_reply_draft(world: World) -> None:
     """Front refuses the escalation note (404): the action is failed and no reply says it was
     done."""
-    world.claude.reply_tool_use("escalate_to_human", {"reason": "angry", "urgency": "high"})
-    world.claude.reply_tool_use("draft_response", {"body": "I have passed this on to a colleague."})
-    world.claude.reply_text("Escalated.")
+    world.anthropic.reply_tool_use("escalate_to_human", {"reason": "angry", "urgency": "high"})
+    world.anthropic.reply_tool_use(
+        "draft_response", {"body": "I have passed this on to a colleague."}
+    )
+    world.anthropic.reply_text("Escalated.")
     world.front.fail_next("POST /conversations/*/comments", 404)
     world.deliver("evt_sa2", "cnv_sa2", "msg_sa2", "This is unacceptable!")
     world.inngest.wait_idle(30)
@@ -354,10 +220,9 @@ def test_a_safe_action_that_failed_gets_no_reply_draft(world: World) -> None:
 def test_noreply_sender_ends_with_no_model_call(world: World, sender: str) -> None:
     world.deliver("evt_n1", "cnv_n1", "msg_n1", "Your order has shipped", sender=sender)
     world.inngest.wait_idle(30)
-    run = world.run("handle-inbound-message")
-    assert run.status == "completed", run.error
+    run = world.completed("handle-inbound-message")
     assert run.output["outcome"] == "skipped" and "automated" in run.output["reason"]
-    assert world.claude.requests == []
+    assert world.anthropic.requests == []
     assert world.front.drafts == []
     assert any(r["event"] == "inbound.skipped" for r in world.rows("audit_log"))
 
@@ -366,22 +231,21 @@ def test_bare_thanks_is_not_answered(world: World) -> None:
     world.deliver("evt_t1", "cnv_t1", "msg_t1", "Thanks!")
     world.inngest.wait_idle(30)
     assert world.run("handle-inbound-message").output["outcome"] == "skipped"
-    assert world.claude.requests == []
+    assert world.anthropic.requests == []
 
 
 def test_front_500_falls_back_to_webhook_data_and_marks_context_degraded(world: World) -> None:
-    purchase_id = seed_customer(world)
-    script_refund(world, purchase_id)
+    purchase_id = world.seed_customer()
+    world.script_refund(purchase_id)
     world.front.fail_next("GET /messages/*", 500)
     world.deliver("evt_d1", "cnv_d1", "msg_d1", "I was charged twice, please refund me.")
     world.inngest.wait_idle(30)
-    run = world.run("handle-inbound-message")
-    assert run.status == "completed", run.error
+    world.completed("handle-inbound-message")
     [action] = world.rows("actions")
     assert action["context_degraded"]
     degraded = [r for r in world.rows("audit_log") if r["event"] == "context.degraded"]
     assert len(degraded) == 1
-    first = world.claude.bodies[0]["messages"][0]["content"][0]["text"]
+    first = world.anthropic.bodies[0]["messages"][0]["content"][0]["text"]
     assert "I was charged twice" in first
     # the sender came from the conversation's listing (Front's copy), not from the webhook
     assert f'"senderEmail": "{CUSTOMER}"' in first
@@ -390,14 +254,13 @@ def test_front_500_falls_back_to_webhook_data_and_marks_context_degraded(world: 
 def test_front_down_leaves_the_sender_unconfirmed_and_no_account_data(world: World) -> None:
     """Issue 12: without Front's copy of the message the sender is unknown (the webhook's address
     may be a reply-to), so the account tools refuse and nothing is proposed on an account."""
-    purchase_id = seed_customer(world)
-    script_refund(world, purchase_id)
+    purchase_id = world.seed_customer()
+    world.script_refund(purchase_id)
     world.front.fail_next("GET /messages/*", 500)
     world.front.fail_next("GET /conversations/*/messages", 500)
     world.deliver("evt_d2", "cnv_d2", "msg_d2", "I was charged twice, please refund me.")
     world.inngest.wait_idle(30)
-    run = world.run("handle-inbound-message")
-    assert run.status == "completed", run.error
+    run = world.completed("handle-inbound-message")
     assert run.output["degraded"] is True and run.output["outcome"] == "drafted"
     assert world.rows("actions") == []
     assert world.integration.calls("lookup-user") == []
@@ -407,25 +270,24 @@ def test_front_down_leaves_the_sender_unconfirmed_and_no_account_data(world: Wor
         "get_purchases",
         "process_refund",
     ]
-    first = world.claude.bodies[0]["messages"][0]["content"][0]["text"]
+    first = world.anthropic.bodies[0]["messages"][0]["content"][0]["text"]
     assert "I was charged twice" in first and '"senderEmail": null' in first
 
 
 def test_front_429_delays_the_step_by_retry_after_then_succeeds(world: World) -> None:
-    world.claude.reply_tool_use("draft_response", {"body": "Hello"})
-    world.claude.reply_text("done")
+    world.anthropic.reply_tool_use("draft_response", {"body": "Hello"})
+    world.anthropic.reply_text("done")
     world.front.rate_limit_next("GET /messages/*", retry_after=2)
     world.deliver("evt_l1", "cnv_l1", "msg_l1", "Where is my invoice?")
     world.inngest.wait_idle(30)
     run = world.run("handle-inbound-message")
     assert run.status == "running"  # waiting for the retry-after
-    assert world.claude.requests == []
+    assert world.anthropic.requests == []
     retry = [h for h in run.history if h.get("kind") == "retry"]
     assert len(retry) == 1 and 1.0 <= retry[0]["delay"] <= 2.5
     world.inngest.advance(3)
     world.inngest.wait_idle(30)
-    run = world.run("handle-inbound-message")
-    assert run.status == "completed", run.error
+    run = world.completed("handle-inbound-message")
     assert len(world.front.drafts) == 1
     assert not any(r["event"] == "context.degraded" for r in world.rows("audit_log"))
 
@@ -438,11 +300,11 @@ def test_front_401_is_a_configuration_error_not_degraded(world: World) -> None:
     assert run.status == "failed"
     assert "FRONT_API_TOKEN" in json.dumps(run.error)
     assert len([h for h in run.history if h.get("kind") == "call"]) == 1  # no retries
-    assert world.claude.requests == []
+    assert world.anthropic.requests == []
 
 
 def test_throttle_one_run_per_conversation_per_10_seconds(world: World) -> None:
-    world.claude.responder = lambda body: {
+    world.anthropic.responder = lambda body: {
         "content": [{"type": "text", "text": "nothing"}],
         "stop_reason": "end_turn",
     }
@@ -467,8 +329,8 @@ def test_throttle_one_run_per_conversation_per_10_seconds(world: World) -> None:
 
 
 def propose_refund(world: World) -> tuple[str, str]:
-    purchase_id = seed_customer(world)
-    script_refund(world, purchase_id)
+    purchase_id = world.seed_customer()
+    world.script_refund(purchase_id)
     world.deliver("evt_x1", "cnv_x1", "msg_x1", "I was charged twice, please refund me.")
     world.inngest.wait_idle(30)
     [event] = world.inngest.events_named("support/approval.requested")
@@ -572,12 +434,11 @@ def test_create_draft_retried_after_front_accepted_writes_one_draft(world: World
     world.front.slow_next(
         "POST /conversations/*/drafts", CLIENT_TIMEOUT + 1
     )  # applied, answer too late
-    world.claude.reply_tool_use("draft_response", {"body": "Here is how."})
-    world.claude.reply_text("done")
+    world.anthropic.reply_tool_use("draft_response", {"body": "Here is how."})
+    world.anthropic.reply_text("done")
     world.deliver("evt_s1", "cnv_s1", "msg_s1", "How do I export my data?")
     world.inngest.wait_idle(30)
-    run = world.run("handle-inbound-message")
-    assert run.status == "completed", run.error
+    run = world.completed("handle-inbound-message")
     assert len(world.front.calls("POST /conversations/*/drafts")) == 1
     assert len(world.front.drafts) == 1
     assert run.output["frontDraftId"] == world.front.drafts[0]["draft"]["id"]
@@ -587,33 +448,9 @@ def test_create_draft_retried_after_front_accepted_writes_one_draft(world: World
 # -- auto-send ---------------------------------------------------------------------------------------
 
 
-def trust(world: World, category: str = "how_to") -> None:
-    engine = sa.create_engine(world.database_url)
-    with engine.begin() as conn:
-        conn.execute(
-            sa.text("UPDATE apps SET auto_send_enabled = :on WHERE id = :id"),
-            {"on": True, "id": world.app_id},
-        )
-        conn.execute(
-            sa.text(
-                "INSERT INTO trust_scores (app_id, category, score, samples, updated_at) "
-                "VALUES (:a, :c, 0.95, 80, CURRENT_TIMESTAMP)"
-            ),
-            {"a": world.app_id, "c": category},
-        )
-    engine.dispose()
-
-
-def script_confident_answer(world: World) -> None:
-    world.claude.reply_tool_use(
-        "draft_response", {"body": "Use **Export**.", "category": "how_to", "confidence": 0.97}
-    )
-    world.claude.reply_text("done")
-
-
 def test_trusted_draft_is_sent_after_five_minutes(world: World) -> None:
-    trust(world)
-    script_confident_answer(world)
+    world.trust()
+    world.script_answer("Use **Export**.")
     world.deliver("evt_as1", "cnv_as1", "msg_as1", "How do I export my data?")
     world.inngest.wait_idle(30)
     [scheduled] = world.inngest.events_named("support/draft.auto_send")
@@ -623,8 +460,7 @@ def test_trusted_draft_is_sent_after_five_minutes(world: World) -> None:
     world.inngest.advance(299)
     assert world.front.sent == []
     world.inngest.advance(2)
-    run = world.run("auto-send-draft")
-    assert run.status == "completed", run.error
+    run = world.completed("auto-send-draft")
     [sent] = world.front.sent
     assert "<strong>Export</strong>" in sent["request"]["body"]
     assert world.front.deleted_drafts == [world.front.drafts[0]["draft"]["id"]]
@@ -632,11 +468,11 @@ def test_trusted_draft_is_sent_after_five_minutes(world: World) -> None:
 
 
 def test_new_customer_message_cancels_the_auto_send(world: World) -> None:
-    trust(world)
-    script_confident_answer(world)
+    world.trust()
+    world.script_answer("Use **Export**.")
     world.deliver("evt_ac1", "cnv_ac1", "msg_ac1", "How do I export my data?")
     world.inngest.wait_idle(30)
-    world.claude.responder = lambda body: {"content": [{"type": "text", "text": "-"}]}
+    world.anthropic.responder = lambda body: {"content": [{"type": "text", "text": "-"}]}
     world.inngest.advance(60)
     world.deliver("evt_ac2", "cnv_ac1", "msg_ac2", "Also, can I export to CSV?")
     world.inngest.advance(600)
@@ -645,11 +481,11 @@ def test_new_customer_message_cancels_the_auto_send(world: World) -> None:
 
 
 def test_no_auto_send_for_untrusted_categories(world: World) -> None:
-    trust(world, "angry_customer")
-    world.claude.reply_tool_use(
+    world.trust("angry_customer")
+    world.anthropic.reply_tool_use(
         "draft_response", {"body": "Sorry!", "category": "angry_customer", "confidence": 0.99}
     )
-    world.claude.reply_text("done")
+    world.anthropic.reply_text("done")
     world.deliver("evt_au1", "cnv_au1", "msg_au1", "This is the worst service ever")
     world.inngest.wait_idle(30)
     assert world.inngest.events_named("support/draft.auto_send") == []
@@ -660,30 +496,29 @@ def test_no_auto_send_for_untrusted_categories(world: World) -> None:
 
 
 def test_a_failure_in_turn_2_does_not_repeat_turn_1(world: World) -> None:
-    seed_customer(world)
-    world.claude.reply_tool_use("lookup_user", {"email": CUSTOMER})
-    world.claude.fail(529, times=4, retry_after=0.01)  # the SDK's 3 retries, then the step fails
-    world.claude.reply_tool_use("draft_response", {"body": "Hello Jane", "category": "question"})
-    world.claude.reply_text("done")
+    world.seed_customer()
+    world.anthropic.reply_tool_use("lookup_user", {"email": CUSTOMER})
+    world.anthropic.fail(529, times=4, retry_after=0.01)  # the SDK's 3 retries, then the step fails
+    world.anthropic.reply_tool_use("draft_response", {"body": "Hello Jane", "category": "question"})
+    world.anthropic.reply_text("done")
     world.deliver("evt_k1", "cnv_k1", "msg_k1", "Can you check my account?")
     world.inngest.wait_idle(30)
 
-    run = world.run("handle-inbound-message")
-    assert run.status == "completed", run.error
+    run = world.completed("handle-inbound-message")
     assert run.output["outcome"] == "drafted"
     assert turn_steps(run) == ["agent-turn-1", "agent-turn-2", "agent-turn-3"]
     errors = [h["step"] for h in run.history if h.get("op") == "StepError"]
     assert errors == ["agent-turn-2"]  # turn 2's step failed once and was retried
-    answered = [r for r in world.claude.requests if r.status == 200]
+    answered = [r for r in world.anthropic.requests if r.status == 200]
     assert len(answered) == 3  # one model call per turn: turn 1 was not repeated
-    first_turn = [r for r in world.claude.requests if len(r.json["messages"]) == 1]
+    first_turn = [r for r in world.anthropic.requests if len(r.json["messages"]) == 1]
     assert len(first_turn) == 1
     assert len(world.integration.calls("lookup-user")) == 2  # gather-context + turn 1's tool
-    assert world.claude.pending == 0
+    assert world.anthropic.pending == 0
     # every turn's output is plain JSON in the memo, and a replay calls the model again never
-    calls = len(world.claude.requests)
+    calls = len(world.anthropic.requests)
     assert replay(world, run) == run.output
-    assert len(world.claude.requests) == calls
+    assert len(world.anthropic.requests) == calls
 
 
 # -- prompt injections through the whole loop ------------------------------------------------------
@@ -703,7 +538,7 @@ class Injection:
 
 
 def _tool(world: World, name: str, data: dict[str, Any]) -> None:
-    world.claude.reply_tool_use(name, data)
+    world.anthropic.reply_tool_use(name, data)
 
 
 def _refund(pid: str, **extra: Any) -> dict[str, Any]:
@@ -712,7 +547,7 @@ def _refund(pid: str, **extra: Any) -> dict[str, Any]:
 
 def _end(world: World) -> None:
     _tool(world, "draft_response", {"body": "A person will look at this.", "category": "other"})
-    world.claude.reply_text("done")
+    world.anthropic.reply_text("done")
 
 
 INJECTIONS = {
@@ -799,16 +634,15 @@ def test_injection_ends_with_no_proposal_beyond_policy_and_an_audit_row(
     )
     world.inngest.wait_idle(30)
 
-    run = world.run("handle-inbound-message")
-    assert run.status == "completed", run.error
-    assert world.claude.pending == 0
+    world.completed("handle-inbound-message")
+    assert world.anthropic.pending == 0
     # every refused call reached the model as a tool error and left an audit row
     refused = [r for r in world.rows("audit_log") if r["event"] == "agent.tool_refused"]
     assert [detail(r)["tool"] for r in refused] == case.refused
     assert all(r["conversation_id"] == f"cnv_{name}" for r in refused)
     errors = [
         b
-        for m in world.claude.last_request["messages"]
+        for m in world.anthropic.last_request["messages"]
         if m["role"] == "user" and isinstance(m["content"], list)
         for b in m["content"]
         if b.get("type") == "tool_result" and b["is_error"]
@@ -839,7 +673,7 @@ def test_injection_ends_with_no_proposal_beyond_policy_and_an_audit_row(
         [user["id"]],
         [],
     )
-    leaked = json.dumps([world.claude.bodies, world.front.drafts, world.slack.posted])
+    leaked = json.dumps([world.anthropic.bodies, world.front.drafts, world.slack.posted])
     assert "Victim course" not in leaked and "19900" not in leaked
 
 
@@ -848,17 +682,16 @@ def test_reply_to_is_where_the_answer_goes_not_who_the_customer_is(world: World)
     world.integration.add_purchase(victim["id"], {"product": "Victim course"})
     user = world.integration.add_user(CUSTOMER)
     own = world.integration.add_purchase(user["id"])
-    trust(world, "question")
-    world.claude.reply_tool_use(
+    world.trust("question")
+    world.anthropic.reply_tool_use(
         "draft_response", {"body": "Here you go.", "category": "question", "confidence": 0.99}
     )
-    world.claude.reply_text("done")
+    world.anthropic.reply_text("done")
     world.deliver("evt_rt1", "cnv_rt1", "msg_rt1", "What did I buy?", CUSTOMER, reply_to=VICTIM)
     world.inngest.wait_idle(30)
 
-    run = world.run("handle-inbound-message")
-    assert run.status == "completed", run.error
-    context = world.claude.bodies[0]["messages"][0]["content"][0]["text"]
+    world.completed("handle-inbound-message")
+    context = world.anthropic.bodies[0]["messages"][0]["content"][0]["text"]
     assert f'"senderEmail": "{CUSTOMER}"' in context and f'"customerEmail": "{VICTIM}"' in context
     assert own["id"] in context and "Victim course" not in context
     assert [c.json["email"] for c in world.integration.calls("lookup-user")] == [CUSTOMER]
@@ -871,9 +704,9 @@ def test_an_action_names_the_account_owner_not_the_reply_to(world: World) -> Non
     world.integration.add_user(VICTIM)
     user = world.integration.add_user(CUSTOMER)
     own = world.integration.add_purchase(user["id"])
-    world.claude.reply_tool_use("process_refund", {"purchase_id": own["id"], "reason": "dup"})
-    world.claude.reply_tool_use("draft_response", {"body": "A person will review it."})
-    world.claude.reply_text("done")
+    world.anthropic.reply_tool_use("process_refund", {"purchase_id": own["id"], "reason": "dup"})
+    world.anthropic.reply_tool_use("draft_response", {"body": "A person will review it."})
+    world.anthropic.reply_text("done")
     world.deliver("evt_ro1", "cnv_ro1", "msg_ro1", "Refund me please", CUSTOMER, reply_to=VICTIM)
     world.inngest.wait_idle(30)
 

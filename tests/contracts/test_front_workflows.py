@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import time
 
-from tests.test_workflow_inbound import World, script_confident_answer, trust
+from tests.world import World
 
 
 def auto_send_ready(world: World, suffix: str) -> str:
     """An inbound message answered with a trusted draft; the auto-send run sleeps. Returns the
     conversation id."""
-    trust(world)
-    script_confident_answer(world)
+    world.trust()
+    world.script_answer("Use **Export**.")
     conversation = f"cnv_{suffix}"
     world.deliver(f"evt_{suffix}", conversation, f"msg_{suffix}", "How do I export my data?")
     world.inngest.wait_idle(30)
@@ -26,8 +26,7 @@ def test_auto_send_deletes_the_draft_with_its_current_version(world: World) -> N
     draft_id = draft["draft"]["id"]
     world.inngest.advance(301)
     world.inngest.wait_idle(30)
-    run = world.run("auto-send-draft")
-    assert run.status == "completed", run.error
+    run = world.completed("auto-send-draft")
     assert run.output["sent"] is True and run.output["draftDeletion"]["deleted"] is True
     assert len(world.front.sent) == 1
     [delete] = world.front.calls("DELETE /drafts/*")
@@ -44,8 +43,7 @@ def test_auto_send_after_an_edit_in_front_deletes_with_the_new_version(world: Wo
     newer = world.front.edit_draft_in_front(draft_id, "<p>Use <b>Export</b>, edited</p>")
     world.inngest.advance(301)
     world.inngest.wait_idle(30)
-    run = world.run("auto-send-draft")
-    assert run.status == "completed", run.error
+    world.completed("auto-send-draft")
     [delete] = world.front.calls("DELETE /drafts/*")
     assert delete.json == {"version": newer} and delete.status == 204
     assert [r["status"] for r in world.rows("drafts")] == ["sent"]
@@ -58,8 +56,7 @@ def test_auto_send_delete_failure_retries_the_delete_only(world: World) -> None:
     world.inngest.wait_idle(30)
     world.inngest.advance(60)
     world.inngest.wait_idle(30)
-    run = world.run("auto-send-draft")
-    assert run.status == "completed", run.error
+    world.completed("auto-send-draft")
     assert len(world.front.sent) == 1  # the reply went out once
     assert [c.status for c in world.front.calls("DELETE /drafts/*")] == [503, 204]
     assert [r["status"] for r in world.rows("drafts")] == ["sent"]
@@ -77,8 +74,7 @@ def test_auto_send_rate_limited_waits_and_sends_once(world: World) -> None:
     assert [r["status"] for r in world.rows("drafts")] == ["created"]  # claim released
     world.inngest.advance(21)
     world.inngest.wait_idle(30)
-    run = world.run("auto-send-draft")
-    assert run.status == "completed", run.error
+    run = world.completed("auto-send-draft")
     assert len(world.front.sent) == 1
     assert [r["status"] for r in world.rows("drafts")] == ["sent"]
 
@@ -90,8 +86,7 @@ def test_merged_conversation_gets_its_draft_and_its_reply(world: World) -> None:
     auto_send_ready_merged(world)
     world.inngest.advance(301)
     world.inngest.wait_idle(30)
-    run = world.run("auto-send-draft")
-    assert run.status == "completed", run.error
+    world.completed("auto-send-draft")
 
     [draft] = world.front.drafts
     assert draft["conversation_id"] == "cnv_into"
@@ -106,8 +101,8 @@ def test_merged_conversation_gets_its_draft_and_its_reply(world: World) -> None:
 
 
 def auto_send_ready_merged(world: World) -> None:
-    trust(world)
-    script_confident_answer(world)
+    world.trust()
+    world.script_answer("Use **Export**.")
     world.deliver("evt_mg1", "cnv_merged", "msg_mg1", "How do I export my data?")
     world.front.merge_conversation("cnv_merged", "cnv_into")
     world.inngest.wait_idle(30)
@@ -125,13 +120,12 @@ def assert_resent_as_the_same_post(world: World, path: str) -> None:
 
 def test_merged_conversation_gets_its_escalation_comment(world: World) -> None:
     world.front.add_conversation("cnv_into", "inb_acme", "Help")
-    world.claude.reply_tool_use("escalate_to_human", {"reason": "VIP", "urgency": "high"})
-    world.claude.reply_text("done")
+    world.anthropic.reply_tool_use("escalate_to_human", {"reason": "VIP", "urgency": "high"})
+    world.anthropic.reply_text("done")
     world.deliver("evt_mg2", "cnv_merged", "msg_mg2", "I want to talk to a person")
     world.front.merge_conversation("cnv_merged", "cnv_into")
     world.inngest.wait_idle(30)
-    run = world.run("handle-inbound-message")
-    assert run.status == "completed", run.error
+    run = world.completed("handle-inbound-message")
     assert run.output["execution"]["status"] == "succeeded"
     [comment] = world.front.comments
     assert comment["conversation_id"] == "cnv_into" and "VIP" in comment["request"]["body"]
@@ -142,8 +136,8 @@ def test_merged_conversation_gets_its_escalation_comment(world: World) -> None:
 def test_front_429_on_the_draft_waits_until_front_resets_the_window(world: World) -> None:
     """A 429 without Retry-After (X-RateLimit-Reset only) still retries the step after Front's
     delay, not at once and not as a failure."""
-    world.claude.reply_tool_use("draft_response", {"body": "Hello"})
-    world.claude.reply_text("done")
+    world.anthropic.reply_tool_use("draft_response", {"body": "Hello"})
+    world.anthropic.reply_text("done")
     before = time.time()
     world.front.rate_limit_next("POST /conversations/*/drafts", retry_after=None, reset_in=40)
     world.deliver("evt_rl1", "cnv_rl1", "msg_rl1", "Where is my invoice?")
@@ -158,6 +152,5 @@ def test_front_429_on_the_draft_waits_until_front_resets_the_window(world: World
     assert until_reset - 2 <= retry["delay"] <= until_reset + 1
     world.inngest.advance(41)
     world.inngest.wait_idle(30)
-    run = world.run("handle-inbound-message")
-    assert run.status == "completed", run.error
+    run = world.completed("handle-inbound-message")
     assert len(world.front.drafts) == 1

@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import json
 import pathlib
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
 from support.events import InboundReceived, OutboundSent
-from tests.approval_helpers import Stack, approval_row, approval_stack, eventually
-from tests.conftest import APPROVERS, FRONT_SECRET, SLACK_SECRET, TEAM_ID
 from tests.fakes.front import signed_webhook
 from tests.fakes.slack import signed_event, signed_interaction
-from tests.test_workflow_inbound import INBOX, World
+from tests.world import (
+    APPROVERS,
+    FRONT_SECRET,
+    INBOX,
+    SLACK_SECRET,
+    TEAM_ID,
+    World,
+    approval_row,
+    eventually,
+)
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -34,102 +39,92 @@ def load(name: str, **values: str) -> dict[str, Any]:
 # -- Slack ---------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def stack(clean_db: str, inngest: Any) -> Iterator[Stack]:
-    with approval_stack(clean_db, inngest) as s:
-        yield s
-        assert s.slack.contract_violations == []
-
-
-def slack_post(stack: Stack, body: bytes, headers: dict[str, str]) -> httpx.Response:
-    return httpx.post(stack.server.url + "/slack/events", content=body, headers=headers, timeout=30)
-
-
-def test_url_verification_is_answered_with_its_challenge(stack: Stack) -> None:
+def test_url_verification_is_answered_with_its_challenge(world: World) -> None:
     payload = load("slack/url_verification.json")
-    response = slack_post(stack, *signed_event(SLACK_SECRET, payload))
+    response = world.post("/slack/events", *signed_event(SLACK_SECRET, payload))
     assert response.status_code == 200
     assert response.json() == {"challenge": payload["challenge"]}
 
 
-def test_recorded_block_actions_approves_the_request(stack: Stack) -> None:
-    action_id = stack.new_request()
-    channel, ts = stack.request_approval(action_id)
-    payload = load(
+def posted_request(world: World) -> tuple[str, str, str]:
+    """A pending request posted to Slack: (action id, channel, message ts)."""
+    action_id = world.new_request()
+    channel, ts = world.request_approval(action_id)
+    return action_id, channel, ts
+
+
+def recorded_click(world: World, action_id: str, user: str, channel: str, ts: str) -> Any:
+    """The recorded block_actions payload: ``user`` clicks Approve on the posted request."""
+    return load(
         "slack/block_actions.json",
-        user_id=APPROVERS[0],
+        user_id=user,
         team_id=TEAM_ID,
         channel_id=channel,
         message_ts=ts,
-        response_url=stack.slack.response_url("recorded"),
-        trigger_id=stack.slack.trigger_id(),
+        response_url=world.slack.response_url(user),
+        trigger_id=world.slack.trigger_id(),
         action_id=action_id,
     )
-    posted = stack.slack.message(channel, ts)  # the message as Slack has it, with its buttons
+
+
+def test_recorded_block_actions_approves_the_request(world: World) -> None:
+    action_id, channel, ts = posted_request(world)
+    payload = recorded_click(world, action_id, APPROVERS[0], channel, ts)
+    posted = world.slack.message(channel, ts)  # the message as Slack has it, with its buttons
     payload["message"] = {**payload["message"], "blocks": posted["blocks"], "text": posted["text"]}
-    response = slack_post(stack, *signed_interaction(SLACK_SECRET, payload))
+    response = world.post("/slack/events", *signed_interaction(SLACK_SECRET, payload))
     assert response.status_code == 200
-    [decided] = eventually(lambda: stack.decided_events(action_id), what="decision event")
+    [decided] = eventually(lambda: world.decided_events(action_id), what="decision event")
     assert decided["data"]["decision"] == "approved"
     row = approval_row(action_id)
     assert row["status"] == "approved" and row["decided_by"] == APPROVERS[0]
 
 
-def test_recorded_block_actions_from_a_stranger_changes_nothing(stack: Stack) -> None:
-    action_id = stack.new_request()
-    channel, ts = stack.request_approval(action_id)
-    payload = load(
-        "slack/block_actions.json",
-        user_id="W0STRANGER",
-        team_id=TEAM_ID,
-        channel_id=channel,
-        message_ts=ts,
-        response_url=stack.slack.response_url("stranger"),
-        trigger_id=stack.slack.trigger_id(),
-        action_id=action_id,
-    )
-    response = slack_post(stack, *signed_interaction(SLACK_SECRET, payload))
+def test_recorded_block_actions_from_a_stranger_changes_nothing(world: World) -> None:
+    action_id, channel, ts = posted_request(world)
+    payload = recorded_click(world, action_id, "W0STRANGER", channel, ts)
+    response = world.post("/slack/events", *signed_interaction(SLACK_SECRET, payload))
     assert response.status_code == 200
-    told = eventually(lambda: stack.ephemerals_for("W0STRANGER"), what="ephemeral refusal")
+    told = eventually(lambda: world.ephemerals_for("W0STRANGER"), what="ephemeral refusal")
     assert told and approval_row(action_id)["status"] == "pending"
-    assert stack.decided_events(action_id) == []
+    assert world.decided_events(action_id) == []
 
 
-def test_recorded_view_submission_rejects_with_the_reason(stack: Stack) -> None:
-    action_id = stack.new_request()
-    stack.request_approval(action_id)
+def test_recorded_view_submission_rejects_with_the_reason(world: World) -> None:
+    action_id = world.new_request()
+    world.request_approval(action_id)
     payload = load(
         "slack/view_submission.json",
         user_id=APPROVERS[0],
         team_id=TEAM_ID,
-        trigger_id=stack.slack.trigger_id(),
+        trigger_id=world.slack.trigger_id(),
         action_id=action_id,
         reason="Not eligible: bought 2 years ago",
     )
-    response = slack_post(stack, *signed_interaction(SLACK_SECRET, payload))
+    response = world.post("/slack/events", *signed_interaction(SLACK_SECRET, payload))
     assert response.status_code == 200
-    [decided] = eventually(lambda: stack.decided_events(action_id), what="decision event")
+    [decided] = eventually(lambda: world.decided_events(action_id), what="decision event")
     assert decided["data"]["decision"] == "rejected"
     row = approval_row(action_id)
     assert row["status"] == "rejected" and row["decided_by"] == APPROVERS[0]
     assert row["reason"] == "Not eligible: bought 2 years ago"
 
 
-def test_recorded_app_home_opened_publishes_the_home_tab(stack: Stack) -> None:
-    action_id = stack.new_request()
-    stack.request_approval(action_id)
+def test_recorded_app_home_opened_publishes_the_home_tab(world: World) -> None:
+    action_id = world.new_request()
+    world.request_approval(action_id)
     payload = load("slack/app_home_opened.json", user_id=APPROVERS[0], team_id=TEAM_ID)
-    response = slack_post(stack, *signed_event(SLACK_SECRET, payload))
+    response = world.post("/slack/events", *signed_event(SLACK_SECRET, payload))
     assert response.status_code == 200
-    [published] = eventually(lambda: stack.slack.views_published, what="home published")
+    [published] = eventually(lambda: world.slack.views_published, what="home published")
     assert published["user_id"] == APPROVERS[0] and published["view"]["type"] == "home"
     assert action_id in json.dumps(published["view"])
 
 
-def test_a_recorded_payload_with_a_bad_signature_is_refused(stack: Stack) -> None:
+def test_a_recorded_payload_with_a_bad_signature_is_refused(world: World) -> None:
     payload = load("slack/url_verification.json")
     body, headers = signed_event("not-the-secret", payload)
-    assert slack_post(stack, body, headers).status_code == 401
+    assert world.post("/slack/events", body, headers).status_code == 401
 
 
 # -- Front ---------------------------------------------------------------------------------------
@@ -145,9 +140,7 @@ IDS = {
 
 def front_post(world: World, envelope: dict[str, Any], **kw: Any) -> httpx.Response:
     body, headers = signed_webhook(FRONT_SECRET, envelope, **kw)
-    return httpx.post(
-        world.server.url + "/webhooks/front", content=body, headers=headers, timeout=10
-    )
+    return httpx.post(world.url + "/webhooks/front", content=body, headers=headers, timeout=10)
 
 
 def test_recorded_inbound_received_starts_a_run_that_drafts_a_reply(world: World) -> None:
@@ -158,16 +151,15 @@ def test_recorded_inbound_received_starts_a_run_that_drafts_a_reply(world: World
         text="Hi, I was charged twice for my course.",
         from_email=IDS["customer"],
     )
-    world.claude.reply_tool_use("draft_response", {"body": "Hi Jane, **we are on it**."})
-    world.claude.reply_text("done")
+    world.anthropic.reply_tool_use("draft_response", {"body": "Hi Jane, **we are on it**."})
+    world.anthropic.reply_text("done")
     response = front_post(world, load("front/inbound_received.json", **IDS))
     assert response.status_code == 200, response.text
     world.inngest.wait_idle(30)
     [event] = world.inngest.events_named(InboundReceived.NAME)
     assert event["data"]["conversationId"] == IDS["conversation_id"]
     assert event["data"]["messageId"] == IDS["message_id"]
-    run = world.run("handle-inbound-message")
-    assert run.status == "completed", run.error
+    world.completed("handle-inbound-message")
     [draft] = world.front.drafts
     assert draft["conversation_id"] == IDS["conversation_id"]
     assert "<strong>we are on it</strong>" in draft["request"]["body"]
@@ -197,8 +189,6 @@ def test_recorded_event_of_an_ignored_type_changes_nothing(world: World) -> None
 
 def test_a_recorded_front_webhook_with_a_bad_signature_is_refused(world: World) -> None:
     body, headers = signed_webhook("not-the-secret", load("front/inbound_received.json", **IDS))
-    response = httpx.post(
-        world.server.url + "/webhooks/front", content=body, headers=headers, timeout=10
-    )
+    response = httpx.post(world.url + "/webhooks/front", content=body, headers=headers, timeout=10)
     assert response.status_code == 401
     assert world.inngest.events == []

@@ -11,12 +11,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.harness import World, open_world
+from tests.world import World, open_world
 
 
 @pytest.fixture(scope="module")
 def world_base(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with open_world(database_url, tmp_path_factory.mktemp("e2e")) as world:
+    with open_world(database_url, tmp_path_factory.mktemp("e2e"), server="gunicorn") as world:
         yield world
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 
-from tests.e2e.harness import (
+from tests.fakes.front import inbound_event, signed_webhook
+from tests.world import (
     APPROVAL_CHANNEL,
     APPROVERS,
     CHANNEL,
@@ -20,7 +21,6 @@ from tests.e2e.harness import (
     eventually,
     render_blocks,
 )
-from tests.fakes.front import inbound_event, signed_webhook
 
 HOUR = 3600.0
 
@@ -46,8 +46,7 @@ def test_approved_refund_is_executed_once_drafted_and_shown_in_slack(world: Worl
     assert decided["data"]["decidedBy"] == APPROVERS[0]
     world.settle()
 
-    run = world.run("request-approval")
-    assert run.status == "completed", run.error
+    run = world.completed("request-approval")
     assert run.output == {"actionId": action_id, "status": "approved", "execution": "succeeded"}
     # the product app refunded once, keyed by the action id
     [refund] = world.integration.refunds
@@ -108,8 +107,7 @@ def test_rejected_with_a_reason_gets_a_revised_draft(world: World) -> None:
 
     run = world.run("request-approval")
     assert run.status == "completed" and run.output["status"] == "rejected", run.error
-    revise = world.run("revise-draft")
-    assert revise.status == "completed", revise.error
+    world.completed("revise-draft")
     # the model was asked again, with the approver's reason
     revision_request = world.anthropic.bodies[model_calls]
     assert reason in json.dumps(revision_request)
@@ -161,8 +159,7 @@ def test_plain_question_gets_a_draft_and_no_approval(world: World) -> None:
     world.deliver("evt_q1", "cnv_q1", "msg_q1", "How do I change my password?")
     world.settle()
 
-    run = world.run("handle-inbound-message")
-    assert run.status == "completed", run.error
+    run = world.completed("handle-inbound-message")
     assert run.output["outcome"] == "drafted"
     [draft] = world.front.drafts
     assert draft["conversation_id"] == "cnv_q1" and draft["channel_id"] == CHANNEL

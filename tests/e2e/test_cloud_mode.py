@@ -13,9 +13,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.e2e.harness import World, eventually, open_world
 from tests.fakes.inngest_double import hash_step_id
 from tests.fakes.inngest_double._support import canonical_json, sign
+from tests.world import World, eventually, open_world
 
 SIGNING_KEY = f"signkey-test-{secrets.token_hex(32)}"
 EVENT_KEY = f"evtkey-{secrets.token_hex(16)}"
@@ -26,6 +26,7 @@ def cloud_base(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
     with open_world(
         database_url,
         tmp_path_factory.mktemp("cloud"),
+        server="gunicorn",
         signing_key=SIGNING_KEY,
         event_key=EVENT_KEY,
         INNGEST_SYNC_ON_START="true",  # gunicorn.conf.py's when_ready registers the functions
@@ -48,7 +49,7 @@ def test_the_app_really_is_in_cloud_mode(cloud: World) -> None:
 
 
 def test_gunicorn_registered_the_functions_on_start(cloud: World) -> None:
-    """INNGEST_SYNC_ON_START: the master registered once before the harness's own sync (a PUT)."""
+    """INNGEST_SYNC_ON_START: the master registered once before the world's own sync (a PUT)."""
     first = cloud.inngest.register_requests[0]
     assert len(cloud.inngest.register_requests) >= 2
     assert first["body"]["url"] == cloud.url + "/api/inngest"

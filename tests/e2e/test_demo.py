@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.e2e.harness import ROOT
+from tests.world import ROOT
 
 
 def test_make_demo_runs_the_approval_loop_and_says_so() -> None:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.e2e.harness import (
+from tests.fakes.inngest_double import Run
+from tests.world import (
     APPROVAL_CHANNEL,
     INTEGRATION_TIMEOUT,
     World,
     eventually,
     render_blocks,
 )
-from tests.fakes.inngest_double import Run
 
 
 def retries(run: Run) -> list[dict[str, Any]]:
@@ -78,8 +78,7 @@ def test_front_429_waits_for_retry_after_then_drafts_once(world: World) -> None:
     world.inngest.advance(25)
     assert world.front.drafts == []  # not before retry-after has passed
     world.inngest.advance(6)
-    run = world.run("handle-inbound-message")
-    assert run.status == "completed", run.error
+    run = world.completed("handle-inbound-message")
     assert [r.status for r in world.front.calls("POST /conversations/*/drafts")] == [429, 200]
     [draft] = world.front.drafts
     assert run.output["frontDraftId"] == draft["draft"]["id"]
@@ -124,8 +123,7 @@ def test_anthropic_429_exhausts_the_sdk_retries_then_the_step_retries(world: Wor
 
     statuses = [r.status for r in world.anthropic.calls("POST /v1/messages")]
     assert statuses == [429, 429, 429, 429, 200, 200]
-    run = world.run("handle-inbound-message")
-    assert run.status == "completed", run.error
+    run = world.completed("handle-inbound-message")
     assert len(retries(run)) == 1  # one step retry after the SDK gave up
     assert run.output["outcome"] == "drafted"
     assert len(world.front.drafts) == 1
@@ -139,8 +137,7 @@ def test_anthropic_529_overloaded_is_absorbed_by_the_sdk_retries(world: World) -
 
     statuses = [r.status for r in world.anthropic.calls("POST /v1/messages")]
     assert statuses == [529, 529, 200, 200]
-    run = world.run("handle-inbound-message")
-    assert run.status == "completed", run.error
+    run = world.completed("handle-inbound-message")
     assert retries(run) == []  # the step itself never failed
     assert len(world.front.drafts) == 1
 
@@ -155,8 +152,7 @@ def test_anthropic_529_during_the_revision_is_retried(world: World) -> None:
     assert world.submit_reject(action_id, "Not eligible").status_code == 200
     eventually(lambda: world.decided_events(action_id), what="decision event")
     world.settle()
-    revise = world.run("revise-draft")
-    assert revise.status == "completed", revise.error
+    revise = world.completed("revise-draft")
     assert len(retries(revise)) == 1
     [draft] = world.front.drafts
     assert "Revised reply." in draft["request"]["body"]

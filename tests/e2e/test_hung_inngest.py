@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from tests.e2e.harness import FRONT_SECRET, INBOX, SLACK_SECRET, World
 from tests.fakes.front import inbound_event, signed_webhook
 from tests.fakes.slack import signed_event, url_verification_body
+from tests.world import FRONT_SECRET, INBOX, SLACK_SECRET, World
 
 FRONT_GIVES_UP = 5.0  # Front's webhook timeout (its contract)
 SLACK_GIVES_UP = 3.0  # Slack's ack timeout (its contract)

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.harness import World, eventually, open_world
+from tests.world import World, eventually, open_world
 
 TOKEN = "e2e-metrics-token-0123456789"
 
@@ -31,6 +31,7 @@ def metrics_world(
     with open_world(
         database_url,
         tmp,
+        server="gunicorn",
         METRICS_TOKEN=TOKEN,
         PROMETHEUS_MULTIPROC_DIR=str(multiproc),
         WEB_CONCURRENCY="2",

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import World, eventually, open_world, render_blocks
 from tests.private_mariadb import PrivateMariaDB, private_mariadb
+from tests.world import World, eventually, open_world, render_blocks
 
 __all__ = ["private_mariadb"]  # the fixture, used below
 
@@ -39,6 +39,7 @@ def restartable(
     with open_world(
         private_mariadb.create_database(),
         tmp_path_factory.mktemp("restart"),
+        server="gunicorn",
         retry_delay=RETRY_DELAY,
         # the refund call must outlive the outage: answer after 4 s, well inside the timeout
         INTEGRATION_TIMEOUT_SECONDS=str(INTEGRATION_TIMEOUT),

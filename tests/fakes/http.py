@@ -373,6 +373,16 @@ def _read_body(h: BaseHTTPRequestHandler, headers: dict[str, str]) -> bytes:
     return h.rfile.read(length) if length > 0 else b""
 
 
+def locked_list(attr: str) -> Any:
+    """A read-only property: a copy of the list ``self.<attr>``, taken under the fake's lock."""
+
+    def get(self: FakeServer) -> list[Any]:
+        with self.lock:
+            return list(getattr(self, attr))
+
+    return property(get)
+
+
 def bearer_token(req: Recorded) -> str | None:
     auth = req.header("authorization") or ""
     scheme, _, token = auth.partition(" ")

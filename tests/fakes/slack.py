@@ -46,11 +46,20 @@ from urllib.parse import urlencode
 from slack_sdk.signature import SignatureVerifier
 
 from tests.contracts import slack as slack_contract
-from tests.fakes.http import FakeServer, Recorded, Reply, bearer_token
+from tests.fakes.http import FakeServer, Recorded, Reply, bearer_token, locked_list
 
 JSON_FIELDS = ("blocks", "attachments", "view", "metadata")
 
 _ERROR_FOR_STATUS = {429: "ratelimited", 500: "fatal_error", 503: "service_unavailable"}
+
+
+def _invalid_arguments(argument: str) -> dict[str, Any]:
+    """Slack's answer to a call missing a required argument."""
+    return {
+        "ok": False,
+        "error": "invalid_arguments",
+        "response_metadata": {"messages": [argument]},
+    }
 
 
 class SlackFake(FakeServer):
@@ -116,40 +125,14 @@ class SlackFake(FakeServer):
         with self.lock:
             return json.loads(json.dumps(self._messages[(channel, ts)]))
 
-    @property
-    def posted(self) -> list[dict[str, Any]]:
-        with self.lock:
-            return list(self._posted)
-
-    @property
-    def updates(self) -> list[dict[str, Any]]:
-        with self.lock:
-            return list(self._updates)
-
-    @property
-    def ephemerals(self) -> list[dict[str, Any]]:
-        with self.lock:
-            return list(self._ephemerals)
-
-    @property
-    def views_opened(self) -> list[dict[str, Any]]:
-        with self.lock:
-            return list(self._views_opened)
-
-    @property
-    def views_published(self) -> list[dict[str, Any]]:
-        with self.lock:
-            return list(self._views_published)
-
-    @property
-    def views_updated(self) -> list[dict[str, Any]]:
-        with self.lock:
-            return list(self._views_updated)
-
-    @property
-    def responses(self) -> list[dict[str, Any]]:
-        with self.lock:
-            return list(self._responses)
+    # what the app sent, each a copy taken under the lock
+    posted = locked_list("_posted")
+    updates = locked_list("_updates")
+    ephemerals = locked_list("_ephemerals")
+    views_opened = locked_list("_views_opened")
+    views_published = locked_list("_views_published")
+    views_updated = locked_list("_views_updated")
+    responses = locked_list("_responses")
 
     def response_url(self, key: str = "default") -> str:
         """A ``response_url`` served by this fake; POSTs land in ``responses`` with this key."""
@@ -378,33 +361,17 @@ class SlackFake(FakeServer):
 
     def _m_views_open(self, args: dict[str, Any]) -> dict[str, Any]:
         if not (args.get("trigger_id") or args.get("interactivity_pointer")):
-            return {
-                "ok": False,
-                "error": "invalid_arguments",
-                "response_metadata": {"messages": ["trigger_id"]},
-            }
+            return _invalid_arguments("trigger_id")
         if not isinstance(args.get("view"), dict):
-            return {
-                "ok": False,
-                "error": "invalid_arguments",
-                "response_metadata": {"messages": ["view"]},
-            }
+            return _invalid_arguments("view")
         self._views_opened.append(args)
         return {"ok": True, "view": self._new_view(args["view"], "modal")}
 
     def _m_views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
         if not args.get("user_id"):
-            return {
-                "ok": False,
-                "error": "invalid_arguments",
-                "response_metadata": {"messages": ["user_id"]},
-            }
+            return _invalid_arguments("user_id")
         if not isinstance(args.get("view"), dict):
-            return {
-                "ok": False,
-                "error": "invalid_arguments",
-                "response_metadata": {"messages": ["view"]},
-            }
+            return _invalid_arguments("view")
         self._views_published.append(args)
         return {"ok": True, "view": self._new_view(args["view"], "home")}
 
