@@ -148,8 +148,8 @@ def test_every_secret_setting_is_scrubbed(tmp_path: Any) -> None:
         for s in config_module.SETTINGS
         if s.secret and s.env not in ("INNGEST_SIGNING_KEY", "INNGEST_SIGNING_KEY_FALLBACK")
     }
-    secrets["INNGEST_SIGNING_KEY"] = "signkey-prod-0123456789abcdef"
-    secrets["INNGEST_SIGNING_KEY_FALLBACK"] = "signkey-prod-fedcba9876543210"
+    secrets["INNGEST_SIGNING_KEY"] = "signkey-prod-" + "0123456789abcdef" * 4
+    secrets["INNGEST_SIGNING_KEY_FALLBACK"] = "signkey-prod-" + "fedcba9876543210" * 4
     config = config_module.load({"DATABASE_URL": f"sqlite:///{tmp_path}/x.db", **secrets})
     scrub = error_reporting.make_scrubber(error_reporting.secret_values(config))
     message = " ".join(secrets.values())

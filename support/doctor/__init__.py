@@ -22,7 +22,7 @@ never printed: details are built from non-secret facts, and ``Report.render`` al
 secret value it knows in case an upstream error message echoes one.
 
 One module per service (``support/doctor/slack.py``, ...); the fix of a setting is declared once,
-on its ``Setting`` in ``support/config.py``. This package imports neither Flask nor anything that
+on its ``Setting`` in ``support/config/settings.py``. This package imports neither Flask nor anything that
 builds the app; ``anthropic`` is imported only inside its check (it costs about a second).
 """
 
