@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+from urllib.parse import urlsplit
 
 
 def url(value: str) -> str:
@@ -101,3 +102,17 @@ def directory(value: str) -> str:
     if not os.path.isdir(value.strip()):
         raise ValueError("must be an existing directory")
     return value.strip()
+
+
+def sentry_dsn(value: str) -> str:
+    """``https://<public key>@<host>/<project id>``, checked as sentry-sdk's ``Dsn`` checks it (a DSN
+    it refuses would stop the service in ``create_app``)."""
+    dsn = value.strip()
+    parts = urlsplit(dsn)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http(s) URL (Sentry → Project Settings → Client Keys)")
+    if not parts.username:
+        raise ValueError("has no public key (https://<key>@<host>/<project id>)")
+    if not parts.path.rsplit("/", 1)[-1].isdigit():
+        raise ValueError("must end with the numeric project id (https://<key>@<host>/<project id>)")
+    return dsn

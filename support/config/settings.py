@@ -360,6 +360,9 @@ SETTINGS: tuple[Setting, ...] = (
         None,
         p.directory,
         group="observability",
+        fix="set PROMETHEUS_MULTIPROC_DIR to an empty directory writable by the service, created "
+        "before it starts (in a container a tmpfs, e.g. `--tmpfs /tmp/prometheus`; the image "
+        "sets /tmp/prometheus)",
     ),
     Setting(
         "LOG_FORMAT",
@@ -369,12 +372,15 @@ SETTINGS: tuple[Setting, ...] = (
         "text",
         p.log_format,
         group="observability",
+        fix="set LOG_FORMAT to text or json (json for a log collector)",
     ),
     Setting(
         "SENTRY_DSN",
         "sentry_dsn",
         "Sentry DSN: unhandled errors are reported (secrets and message bodies scrubbed); unset = "
         "off.",
+        None,
+        p.sentry_dsn,
         secret=True,
         group="observability",
         fix="set SENTRY_DSN to the DSN from Sentry → Project Settings → Client Keys (DSN), or "

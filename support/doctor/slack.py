@@ -12,6 +12,7 @@ from support.doctor.report import FIXES, Check, error_text
 SLACK_TOKEN_ERRORS = ("invalid_auth", "not_authed", "token_revoked", "account_inactive")
 # Slack tokens: xoxb- (bot), xoxp- (user), ... then dash-separated alphanumerics.
 SLACK_TOKEN = re.compile(r"xox[a-z]-[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+")
+CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{2,}")
 
 
 def slack_checks(config: Config, apps: list[AppRow] | None, timeout: float) -> list[Check]:
@@ -135,7 +136,7 @@ def slack_checks(config: Config, apps: list[AppRow] | None, timeout: float) -> l
 def _channel_check(config: Config, apps: list[AppRow] | None) -> Check:
     channel = config.slack_approval_channel
     if channel:
-        if not re.fullmatch(r"[CGD][A-Z0-9]{2,}", channel):
+        if not CHANNEL_ID.fullmatch(channel):
             return Check(
                 "warn",
                 "slack.channel",
