@@ -52,6 +52,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+POOL: dict[str, Any] = {
+    # No ROLLBACK when a connection goes back to the pool: every checkout ends its own
+    # transaction (``session()`` commits or rolls back; a ``Connection`` closed inside a
+    # transaction rolls it back itself, and the pool then skips its reset anyway). The reset
+    # only ever ran after a COMMIT, one needless round trip per unit of work. (The autocommit
+    # reader has no transaction to end at all.)
+    "pool_reset_on_return": None,
+    "pool_recycle": 1800,
+    "pool_size": 5,
+    "max_overflow": 10,
+    "connect_args": {"connect_timeout": 5},
+}
+"""The MySQL pool settings both engines share."""
+
+
 def build_engine(database_url: str) -> Engine:
     if database_url.startswith("sqlite"):
         path = database_url.split("///", 1)[-1]
@@ -66,15 +81,7 @@ def build_engine(database_url: str) -> Engine:
         # the pool replaces it, so the request that checks it out still succeeds; a disconnect
         # seen mid-statement invalidates every older pooled connection as well.
         pool_pre_ping=True,
-        # No ROLLBACK when a connection goes back to the pool: every checkout ends its own
-        # transaction (``session()`` commits or rolls back; a ``Connection`` closed inside a
-        # transaction rolls it back itself, and the pool then skips its reset anyway). The reset
-        # only ever ran after a COMMIT, one needless round trip per unit of work.
-        pool_reset_on_return=None,
-        pool_recycle=1800,
-        pool_size=5,
-        max_overflow=10,
-        connect_args={"connect_timeout": 5},
+        **POOL,
     )
 
 
@@ -88,11 +95,7 @@ def build_reader(database_url: str) -> Engine:
         database_url,
         isolation_level="AUTOCOMMIT",
         skip_autocommit_rollback=True,
-        pool_reset_on_return=None,
-        pool_recycle=1800,
-        pool_size=5,
-        max_overflow=10,
-        connect_args={"connect_timeout": 5},
+        **POOL,
     )
 
 

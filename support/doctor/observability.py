@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from support.config import Config
 from support.doctor.report import FIXES, Check
-from support.doctor.slack import CHANNEL_ID
+from support.doctor.slack import channel_check
 
 METRICS_TOKEN_MIN_LENGTH = 16
 
@@ -91,13 +91,4 @@ def _alert_channel_check(config: Config) -> Check:
         return Check(
             "ok", "slack.alert_channel", "unset: failure alerts go to SLACK_APPROVAL_CHANNEL"
         )
-    if not CHANNEL_ID.fullmatch(channel):
-        return Check(
-            "fail",
-            "slack.alert_channel",
-            f"SLACK_ALERT_CHANNEL={channel} does not look like a channel id (C...)",
-            FIXES["SLACK_ALERT_CHANNEL"],
-        )
-    return Check(
-        "ok", "slack.alert_channel", f"{channel} (the bot must be a member: /invite it there)"
-    )
+    return channel_check("slack.alert_channel", "SLACK_ALERT_CHANNEL", channel, "fail")
