@@ -33,6 +33,7 @@ docs: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.metrics_overhead $(METRICS_BENCH_ARGS)
 
 demo: $(BIN)/.installed
 	$(BIN)/python -m scripts.demo

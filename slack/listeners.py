@@ -469,7 +469,7 @@ def announce(record: approvals.ApprovalRecord) -> None:
         ),
     ]
     try:
-        inngest_client.send(events)
+        inngest_client.send_bounded(events)  # a hung Inngest holds no listener thread for long
     except Exception:
         log.exception(
             "approval.decision_send_failed action_id=%s (committed; reconcile-decisions re-sends)",

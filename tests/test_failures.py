@@ -186,3 +186,39 @@ def test_a_failed_action_run_marks_the_action_failed(world: World) -> None:
     assert "act_missing" in str(row["detail"])
     assert len(world.slack.posted) == 1
     assert world.front.comments == []  # no conversation known: no comment
+
+
+def test_a_request_approval_that_gave_up_takes_the_buttons_away(
+    clean_db: str, inngest: Any
+) -> None:
+    """request-approval failing for good while its request waits in Slack: the request is
+    expired (nothing would execute an approval now) and the message loses its buttons."""
+    from tests.approval_helpers import approval_row, approval_stack, audit_rows, button_ids
+
+    with approval_stack(clean_db, inngest) as stack:
+        action_id = stack.new_request()
+        channel, ts = stack.request_approval(action_id)
+        assert "approve_action" in button_ids(stack.slack.message(channel, ts))
+        stack.inngest.send(
+            {
+                "name": "inngest/function.failed",
+                "id": "failed-1",
+                "data": {
+                    "function_id": "support-agent-request-approval",
+                    "run_id": "run_gave_up",
+                    "event": {"data": {"actionId": action_id, "conversationId": "cnv_1"}},
+                    "error": {"name": "Error", "message": "Slack kept failing"},
+                },
+            }
+        )
+        stack.inngest.wait_idle(timeout=60)
+        [handler] = stack.inngest.runs_for("request-approval-failure")
+        assert handler.status == "completed", handler.error
+        assert handler.output["approval"] == {"expired": True, "redrawn": True}
+        assert approval_row(action_id)["status"] == "expired"
+        assert button_ids(stack.slack.message(channel, ts)) == {"open_in_front"}  # no decision
+        events = [row["event"] for row in audit_rows(action_id)]
+        assert "function.failed" in events and "approval.expired" in events
+        # a late click is refused, not decided
+        stack.click(action_id)
+        assert approval_row(action_id)["status"] == "expired"

@@ -307,3 +307,21 @@ def test_slack_fake_history_is_like_slacks() -> None:
         with pytest.raises(SlackApiError) as refused:
             client.chat_postMessage(channel="C1", text="x", metadata={"event_type": 1})
         assert refused.value.response["error"] == "invalid_metadata_format"
+
+
+def test_retry_without_history_scope_still_posts_the_request(stack: Stack) -> None:
+    """An install that lacks channels:history (Slack answers ``missing_scope``): the retried
+    post cannot look for an orphan, and posts anyway: a request nobody sees is worse."""
+    action_id = stack.new_request()
+    stack.slack.fail_next("chat.postMessage", 500)  # first attempt fails: the step is retried
+    stack.slack.error_next("conversations.history", "missing_scope")
+    stack.inngest.send(stack.request_event(action_id))
+    stack.inngest.wait_idle(timeout=60)
+
+    history = [r for r in stack.slack.requests if r.path == "/api/conversations.history"]
+    assert len(history) == 1
+    [(channel, ts)] = list(stack.slack.messages)
+    row = approval_row(action_id)
+    assert (row["slack_channel"], row["slack_ts"]) == (channel, ts)
+    [run] = stack.inngest.runs_for("request-approval")
+    assert run.status == "waiting"

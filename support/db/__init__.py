@@ -52,6 +52,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# Seconds. A hung server (not a refused connection: a stopped process, a full disk, a lock) must
+# not hold a worker for ever: units of work give up after WORK_TIMEOUTS; the Front door's read,
+# which must answer Front within 5 s, after DOOR_TIMEOUTS (then 503, and Front delivers again).
+WORK_TIMEOUTS: dict[str, float] = {"connect_timeout": 3, "read_timeout": 15, "write_timeout": 15}
+DOOR_TIMEOUTS: dict[str, float] = {
+    "connect_timeout": 1.5,
+    "read_timeout": 1.5,
+    "write_timeout": 1.5,
+}
+MIGRATION_TIMEOUTS: dict[str, float] = {"connect_timeout": 10}
+
 POOL: dict[str, Any] = {
     # No ROLLBACK when a connection goes back to the pool: every checkout ends its own
     # transaction (``session()`` commits or rolls back; a ``Connection`` closed inside a
@@ -62,12 +73,13 @@ POOL: dict[str, Any] = {
     "pool_recycle": 1800,
     "pool_size": 5,
     "max_overflow": 10,
-    "connect_args": {"connect_timeout": 5},
 }
-"""The MySQL pool settings both engines share."""
+"""The MySQL pool settings both engines share (each passes its own ``connect_args``)."""
 
 
-def build_engine(database_url: str) -> Engine:
+def build_engine(database_url: str, *, timeouts: dict[str, float] | None = None) -> Engine:
+    """The engine for units of work; ``timeouts`` replaces WORK_TIMEOUTS on MySQL (migrations
+    pass ``MIGRATION_TIMEOUTS``: an ALTER on a large table may run for minutes)."""
     if database_url.startswith("sqlite"):
         path = database_url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -81,6 +93,7 @@ def build_engine(database_url: str) -> Engine:
         # the pool replaces it, so the request that checks it out still succeeds; a disconnect
         # seen mid-statement invalidates every older pooled connection as well.
         pool_pre_ping=True,
+        connect_args=WORK_TIMEOUTS if timeouts is None else timeouts,
         **POOL,
     )
 
@@ -95,6 +108,7 @@ def build_reader(database_url: str) -> Engine:
         database_url,
         isolation_level="AUTOCOMMIT",
         skip_autocommit_rollback=True,
+        connect_args=DOOR_TIMEOUTS,
         **POOL,
     )
 

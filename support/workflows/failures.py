@@ -7,6 +7,8 @@ Steps, top to bottom (each its own step: a replay repeats none of them)::
 
     record-failure     audit row ``function.failed``; the action (if any, and not finished) is
                        marked failed with the error
+    close-approval     an approval request of that action still pending is expired (no run
+                       waits for it any more) and its Slack message redrawn without buttons
     alert-slack        a post in SLACK_ALERT_CHANNEL (else SLACK_APPROVAL_CHANNEL)
     comment-in-front   for a conversation: a comment "the agent could not handle this
                        conversation: <why>" where the team works
@@ -24,7 +26,7 @@ from typing import Any
 import inngest
 from slack_sdk.errors import SlackApiError
 
-from support import audit, db
+from support import approvals, audit, db
 from support.config import current
 from support.db.models import Action
 from support.events import ACTION_ID_FIELD
@@ -80,6 +82,22 @@ def record_failure(failure: dict[str, Any]) -> dict[str, Any]:
     return {**failure, "conversationId": conversation_id}
 
 
+def close_approval(action_id: str) -> dict[str, Any]:
+    """A pending approval whose run gave up: expire it and take its buttons away, so nobody
+    approves a request that nothing will execute. Returns what was done."""
+    from slack.messages import slack_client, update_message
+
+    outcome = approvals.expire(action_id)
+    if not outcome.won or outcome.record is None:
+        return {"expired": False}
+    try:
+        redrawn = update_message(slack_client(), outcome.record)
+    except (SlackApiError, OSError) as exc:
+        log.exception("failure.redraw_failed action_id=%s", action_id)
+        return {"expired": True, "redrawn": False, "error": str(exc)[:300]}
+    return {"expired": True, "redrawn": redrawn}
+
+
 def alert_slack(failure: dict[str, Any]) -> dict[str, Any]:
     config = current()
     channel = config.slack_alert_channel or config.slack_approval_channel
@@ -128,8 +146,11 @@ def on_failure(ctx: inngest.ContextSync) -> dict[str, Any]:
         failure["actionId"],
         failure["error"],
     )
+    closed = None
+    if failure["actionId"]:
+        closed = ctx.step.run("close-approval", close_approval, failure["actionId"])
     slack = ctx.step.run("alert-slack", alert_slack, failure)
     front = None
     if failure["conversationId"]:
         front = ctx.step.run("comment-in-front", comment_in_front, failure)
-    return {"failure": failure, "slack": slack, "front": front}
+    return {"failure": failure, "approval": closed, "slack": slack, "front": front}

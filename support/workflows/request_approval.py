@@ -93,13 +93,26 @@ def find_posted(client: WebClient, channel: str, action_id: str, since: dt.datet
     oldest = (since - CLOCK_SKEW).replace(tzinfo=dt.UTC).timestamp()
     cursor = None
     for _ in range(HISTORY_PAGES):
-        page = client.conversations_history(
-            channel=channel,
-            oldest=f"{max(oldest, 0):.6f}",
-            include_all_metadata=True,
-            limit=200,
-            cursor=cursor,
-        )
+        try:
+            page = client.conversations_history(
+                channel=channel,
+                oldest=f"{max(oldest, 0):.6f}",
+                include_all_metadata=True,
+                limit=200,
+                cursor=cursor,
+            )
+        except SlackApiError as exc:
+            if (exc.response or {}).get("error") != "missing_scope":
+                raise
+            # An install without channels:history / groups:history: a request that may post
+            # twice beats a request never posted. The fix is to reinstall with the manifest.
+            log.warning(
+                "approval.history_unreadable action_id=%s channel=%s (missing_scope: reinstall "
+                "the Slack app from slack/manifest.yml); posting without looking",
+                action_id,
+                channel,
+            )
+            return None
         for message in page.get("messages") or []:
             metadata = message.get("metadata") or {}
             payload = metadata.get("event_payload") or {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from support.db import build_engine
+from support.db import MIGRATION_TIMEOUTS, build_engine
 from support.db.models import Base
 
 config = context.config
@@ -14,7 +14,7 @@ target_metadata = Base.metadata
 def run_migrations() -> None:
     url = config.get_main_option("sqlalchemy.url")
     assert url, "sqlalchemy.url is not set"
-    connectable = build_engine(url)
+    connectable = build_engine(url, timeouts=MIGRATION_TIMEOUTS)
     with connectable.connect() as connection:
         context.configure(
             connection=connection,
