@@ -43,6 +43,7 @@ from slack.clicks import Click, allowed, modal_metadata
 from slack.decisions import (
     AFTER,
     NOT_THIS_MESSAGE,
+    After,
     NotTold,
     after_decision,
     decide_edit,
@@ -134,28 +135,42 @@ def register(app: App, config: Config) -> None:
     def open_edit(body: dict[str, Any], client: WebClient) -> None:
         open_modal(body, client, blocks.edit_modal)
 
+    def decide_in_modal(
+        ack: Ack, context: BoltContext, click: Click, block: str, decide: Callable[[], After]
+    ) -> None:
+        """Validated input: decide inside the view's acknowledgement (an error keeps the modal
+        open, shown on ``block``); a refused clicker is told after it."""
+        if not allowed(config, click.user_id, click.team_id):
+            ack()
+            context[AFTER] = refused(click)
+            return
+        try:
+            after = decide()
+        except Exception as exc:
+            log.exception("approval.not_recorded action_id=%s", click.action_id)
+            ack(response_action="errors", errors={block: modal_error(exc)})
+            return
+        ack()
+        context[AFTER] = after
+
     def submit_reject(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
-        """Validate and decide inside the view's acknowledgement: an error keeps the modal open."""
         click = Click.from_view(body)
         reason = reason_of(body)
         problem = reason_problem(reason)
         if problem:
             ack(response_action="errors", errors={blocks.REASON_BLOCK: problem})
             return
-        if not allowed(config, click.user_id, click.team_id):
-            ack()
-            context[AFTER] = refused(click)
-            return
-        try:
-            outcome = approvals.decide(
-                click.action_id, "rejected", click.user_id, reason, message=click.message
-            )
-        except Exception as exc:
-            log.exception("approval.not_recorded action_id=%s", click.action_id)
-            ack(response_action="errors", errors={blocks.REASON_BLOCK: modal_error(exc)})
-            return
-        ack()
-        context[AFTER] = after_decision(outcome)
+        decide_in_modal(
+            ack,
+            context,
+            click,
+            blocks.REASON_BLOCK,
+            lambda: after_decision(
+                approvals.decide(
+                    click.action_id, "rejected", click.user_id, reason, message=click.message
+                )
+            ),
+        )
 
     def submit_edit(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
         click = Click.from_view(body)
@@ -168,18 +183,9 @@ def register(app: App, config: Config) -> None:
         if problem:
             ack(response_action="errors", errors={blocks.DRAFT_BLOCK: problem})
             return
-        if not allowed(config, click.user_id, click.team_id):
-            ack()
-            context[AFTER] = refused(click)
-            return
-        try:
-            after = decide_edit(click, edits_of(body))
-        except Exception as exc:
-            log.exception("approval.not_recorded action_id=%s", click.action_id)
-            ack(response_action="errors", errors={error_block(body): modal_error(exc)})
-            return
-        ack()
-        context[AFTER] = after
+        decide_in_modal(
+            ack, context, click, error_block(body), lambda: decide_edit(click, edits_of(body))
+        )
 
     def after_submit(body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         follow_up(client, Click.from_view(body), context.get(AFTER))
