@@ -40,6 +40,8 @@ import pymysql
 from flask import Flask, Response, jsonify, request
 from slack_sdk import WebClient
 
+from slack.mrkdwn import preview
+
 MAX_AGE_SECONDS = 300
 
 DECIDE = (
@@ -199,8 +201,8 @@ def decided_message(r: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
         code = json.dumps(r["parameters"], indent=2, sort_keys=True, default=str)
         blocks.append(mrkdwn_section("*Parameters:*\n```" + code + "```"))
     if r["draft_body"]:
-        quoted = "\n".join("> " + line for line in r["draft_body"].splitlines())
-        blocks.append(mrkdwn_section("*Draft reply:*\n" + quoted))
+        # the same Markdown-to-mrkdwn conversion Slack needs (a string function, no framework)
+        blocks.append(mrkdwn_section("*Draft reply:*\n" + preview(r["draft_body"], 2980)))
     blocks.append({"type": "divider"})
     blocks.append(mrkdwn_section(status))
     url = f"https://app.frontapp.com/open/{r['conversation_id']}"
