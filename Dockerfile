@@ -38,11 +38,14 @@ RUN set -eu; \
     rm -f /tmp/requirements.txt
 
 # HOME=/home/app is writable: gunicorn keeps its control socket under $HOME/.gunicorn.
+# /tmp/prometheus: each gunicorn worker's metric files (prometheus_client's multiprocess mode,
+# docs/observability.md), so GET /metrics sums every worker; gunicorn.conf.py empties it at start.
 RUN groupadd --gid 10001 app \
  && useradd --uid 10001 --gid app --create-home --home-dir /home/app \
         --shell /usr/sbin/nologin app \
- && mkdir -p /app/var \
- && chown app:app /app/var
+ && mkdir -p /app/var /tmp/prometheus \
+ && chown app:app /app/var /tmp/prometheus
+ENV PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
 
 WORKDIR /app
 COPY scripts/docker-entrypoint /usr/local/bin/docker-entrypoint

@@ -2,7 +2,8 @@
 
 Nothing here touches the database or the network. Callers turn their records into a
 ``RequestView`` (``RequestView.from_dict`` accepts any mapping with these field names) and post
-what these functions return. Every builder validates through slack_sdk's ``to_dict()``, so a text
+what these functions return (``RequestView`` lives in ``slack/request_view.py``; it is re-exported
+here). Every builder validates through slack_sdk's ``to_dict()``, so a text
 over Slack's limits fails in tests, not in Slack; long free text is trimmed with ``trim``.
 
 Action ids (what the listeners match): ``approve_action`` (primary; a confirm dialog for refunds),
@@ -13,7 +14,6 @@ Button values carry the action id as a *hint*: listeners look the action up on t
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
@@ -36,6 +36,10 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from slack import mrkdwn
+from slack.request_view import (
+    RequestView as RequestView,  # re-exported: callers use blocks.RequestView
+)
+from slack.request_view import is_refund
 
 APPROVE = "approve_action"
 REJECT = "reject_action"
@@ -57,64 +61,6 @@ SECTION_TEXT_LIMIT = 3000
 HEADER_LIMIT = 150
 CONTEXT_TEXT_LIMIT = 2000
 INPUT_LIMIT = 3000
-FRONT_URL = "https://app.frontapp.com/open/{conversation_id}"
-
-TYPE_LABELS = {
-    "refund": "Refund",
-    "process_refund": "Refund",
-    "transfer": "Transfer purchase",
-    "transfer_purchase": "Transfer purchase",
-    "assign": "Assign to instructor",
-    "assign_to_instructor": "Assign to instructor",
-    "send_draft": "Send draft",
-}
-
-
-def is_refund(action_type: str) -> bool:
-    return action_type in ("refund", "process_refund")
-
-
-@dataclasses.dataclass(frozen=True)
-class RequestView:
-    """Everything a message about one approval shows. Plain data: no ORM objects."""
-
-    action_id: str
-    action_type: str
-    conversation_id: str
-    app_name: str = ""
-    customer_email: str | None = None
-    reasoning: str = ""
-    parameters: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-    draft_body: str | None = None
-    context_degraded: bool = False
-    status: str = "pending"  # approval: pending | approved | rejected | expired
-    decided_by: str | None = None
-    decided_at: dt.datetime | None = None
-    reason: str | None = None
-    edits: Mapping[str, Any] | None = None
-    action_status: str | None = None  # the action's: executing | succeeded | failed ...
-    result: Mapping[str, Any] | None = None
-    error: str | None = None
-    created_at: dt.datetime | None = None
-    expires_at: dt.datetime | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RequestView:
-        """Build from a mapping; unknown keys are ignored, ISO strings become datetimes."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in data.items() if k in names}
-        for key in ("decided_at", "created_at", "expires_at"):
-            if isinstance(values.get(key), str):
-                values[key] = dt.datetime.fromisoformat(values[key])
-        return cls(**values)
-
-    @property
-    def type_label(self) -> str:
-        return TYPE_LABELS.get(self.action_type, self.action_type.replace("_", " ").capitalize())
-
-    @property
-    def front_url(self) -> str:
-        return FRONT_URL.format(conversation_id=self.conversation_id)
 
 
 def trim(text: str, limit: int) -> str:

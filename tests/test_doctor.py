@@ -35,7 +35,11 @@ from tests.world import (
 ROOT = Path(__file__).resolve().parents[1]
 SIGNING_KEY = "signkey-prod-" + "ab12" * 16
 EVENT_KEY = "evtkey" + "Z9" * 20
+METRICS_TOKEN = "metrics-" + "5f" * 16
+SENTRY_DSN = "https://0123abcd4567ef890123abcd4567ef89@o12.ingest.sentry.invalid/4242"
 SECRETS = (
+    METRICS_TOKEN,
+    SENTRY_DSN,
     SLACK_TOKEN,
     SLACK_SECRET,
     FRONT_TOKEN,
@@ -163,8 +167,11 @@ def statuses(output: str) -> dict[str, set[str]]:
     return out
 
 
-def test_a_complete_install_is_all_ok(fakes: Fakes, sqlite_db: str) -> None:
-    settings = fakes.settings(sqlite_db)
+def test_a_complete_install_is_all_ok(
+    fakes: Fakes, sqlite_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+    settings = fakes.settings(sqlite_db, METRICS_TOKEN=METRICS_TOKEN)
     slug = add_app(settings)
     with live_app(settings) as server:
         fakes.inngest.sync(server.url + "/api/inngest")
@@ -469,3 +476,96 @@ def test_malformed_tokens_are_not_well_formed(fakes: Fakes, sqlite_db: str) -> N
     settings["SLACK_BOT_TOKEN"] = SLACK_TOKEN
     code, output = doctor_cli(settings)
     assert "32 hex digits" in only(output, "warn", "inngest.signing_key")
+
+
+# --- observability settings (docs/observability.md) ----------------------------------------------
+
+
+def test_metrics_token_unset_warns_and_short_fails(fakes: Fakes, sqlite_db: str) -> None:
+    code, output = doctor_cli(fakes.settings(sqlite_db))
+    assert "no /metrics" in only(output, "warn", "metrics")
+    assert "METRICS_TOKEN" in only(output, "warn", "metrics").split("fix:")[1]
+    assert "not needed (no /metrics)" in only(output, "ok", "metrics.multiprocess")
+
+    code, output = doctor_cli(fakes.settings(sqlite_db, METRICS_TOKEN="short-token-15c"))
+    assert code == 1
+    line = only(output, "fail", "metrics")
+    assert "15 characters, fewer than 16" in line and "openssl rand" in line
+    assert "short-token-15c" not in output
+
+    code, output = doctor_cli(fakes.settings(sqlite_db, METRICS_TOKEN="x" * 16))
+    assert "/metrics answers" in only(output, "ok", "metrics")
+
+
+def test_several_workers_need_the_multiprocess_dir(
+    fakes: Fakes, sqlite_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEB_CONCURRENCY", "3")
+    settings = fakes.settings(sqlite_db, METRICS_TOKEN=METRICS_TOKEN)
+    code, output = doctor_cli(settings)
+    assert code == 1
+    line = only(output, "fail", "metrics.multiprocess")
+    assert "WEB_CONCURRENCY=3 without PROMETHEUS_MULTIPROC_DIR" in line
+    assert "tmpfs" in line.split("fix:")[1]
+
+    directory = tmp_path / "prometheus"
+    directory.mkdir()
+    code, output = doctor_cli({**settings, "PROMETHEUS_MULTIPROC_DIR": str(directory)})
+    assert str(directory) in only(output, "ok", "metrics.multiprocess")
+
+    monkeypatch.setenv("WEB_CONCURRENCY", "1")
+    code, output = doctor_cli(settings)
+    assert "not needed (one worker)" in only(output, "ok", "metrics.multiprocess")
+
+
+def test_malformed_log_format_fails_the_logs_check() -> None:
+    report = doctor.run(environ={"INNGEST_DEV": "1", "LOG_FORMAT": "xml"}, timeout=1)
+    output = report.render()
+    assert report.exit_code == 1
+    line = only(output, "fail", "logs")
+    assert "LOG_FORMAT='xml' is malformed" in line and "text or json" in line.split("fix:")[1]
+    assert any("LOG_FORMAT" in x for x in lines(output, "fail", "config"))
+
+
+def test_log_format_json_is_ok() -> None:
+    # through doctor.run: create_app would switch the process's logging to JSON
+    environ = {"INNGEST_DEV": "1", "LOG_FORMAT": "json", "LOG_LEVEL": "WARNING"}
+    output = doctor.run(environ=environ, timeout=1).render()
+    assert "LOG_FORMAT=json, LOG_LEVEL=WARNING" in only(output, "ok", "logs")
+
+
+def test_sentry_dsn_shape(fakes: Fakes, sqlite_db: str) -> None:
+    code, output = doctor_cli(fakes.settings(sqlite_db))
+    assert "error reporting off" in only(output, "ok", "sentry")
+
+    # through doctor.run: create_app would start a real Sentry client for the rest of the session
+    report = doctor.run(environ={"INNGEST_DEV": "1", "SENTRY_DSN": SENTRY_DSN}, timeout=1)
+    output = report.render()
+    assert "o12.ingest.sentry.invalid, project 4242" in only(output, "ok", "sentry")
+    assert SENTRY_DSN not in output
+
+    for bad, reason in (
+        ("o12.ingest.sentry.invalid/4242", "must be an http(s) URL"),
+        ("https://o12.ingest.sentry.invalid/4242", "has no public key"),
+        ("https://0123abcd@o12.ingest.sentry.invalid/project", "numeric project id"),
+    ):
+        report = doctor.run(environ={"INNGEST_DEV": "1", "SENTRY_DSN": bad}, timeout=1)
+        output = report.render()
+        assert report.exit_code == 1
+        line = only(output, "fail", "sentry")
+        assert reason in line and "Client Keys (DSN)" in line.split("fix:")[1]
+        assert bad not in output
+
+
+def test_alert_channel_shape(fakes: Fakes, sqlite_db: str) -> None:
+    code, output = doctor_cli(fakes.settings(sqlite_db))
+    assert "SLACK_APPROVAL_CHANNEL" in only(output, "ok", "slack.alert_channel")
+
+    code, output = doctor_cli(fakes.settings(sqlite_db, SLACK_ALERT_CHANNEL="C0ALERTS1"))
+    assert "C0ALERTS1" in only(output, "ok", "slack.alert_channel")
+
+    code, output = doctor_cli(fakes.settings(sqlite_db, SLACK_ALERT_CHANNEL="#alerts"))
+    assert code == 1
+    line = only(output, "fail", "slack.alert_channel")
+    assert "#alerts does not look like a channel id" in line
+    assert "About: Channel ID" in line.split("fix:")[1]

@@ -148,6 +148,7 @@ def test_every_secret_setting_is_scrubbed(tmp_path: Any) -> None:
     }
     secrets["INNGEST_SIGNING_KEY"] = "signkey-prod-" + "0123456789abcdef" * 4
     secrets["INNGEST_SIGNING_KEY_FALLBACK"] = "signkey-prod-" + "fedcba9876543210" * 4
+    secrets["SENTRY_DSN"] = "https://value-of-sentry-dsn-0123456789@o1.ingest.sentry.invalid/42"
     config = config_module.load({"DATABASE_URL": f"sqlite:///{tmp_path}/x.db", **secrets})
     scrub = error_reporting.make_scrubber(error_reporting.secret_values(config))
     message = " ".join(secrets.values())

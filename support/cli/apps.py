@@ -3,6 +3,9 @@ their integration API (``support/conformance.py``)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import click
 from flask.cli import AppGroup
 
@@ -11,8 +14,13 @@ from support import apps as app_registry
 apps_cli = AppGroup("apps", help="Register the product apps whose Front inboxes we work.")
 
 
-def _fail(exc: Exception) -> click.ClickException:
-    return click.ClickException(str(exc))
+@contextmanager
+def _app_errors() -> Iterator[None]:
+    """An ``AppError`` (bad input, unknown app) becomes a click error: its message, exit 1."""
+    try:
+        yield
+    except app_registry.AppError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @apps_cli.command("add")
@@ -31,7 +39,7 @@ def apps_add(
     slack_channel: str | None,
 ) -> None:
     """Register a product app."""
-    try:
+    with _app_errors():
         app = app_registry.add(
             slug=slug,
             name=name,
@@ -40,8 +48,6 @@ def apps_add(
             integration_secret=integration_secret,
             slack_channel=slack_channel,
         )
-    except app_registry.AppError as exc:
-        raise _fail(exc) from None
     click.echo(f"added app {app.slug} (id {app.id}) for inbox {app.front_inbox_id}")
 
 
@@ -90,7 +96,7 @@ def apps_update(
             "--auto-send/--no-auto-send"
         )
     channel = app_registry.UNSET if slack_channel in ("none", "-") else slack_channel
-    try:
+    with _app_errors():
         changes = app_registry.update(
             slug,
             name=name,
@@ -99,8 +105,6 @@ def apps_update(
             slack_channel=channel,
             auto_send_enabled=auto_send,
         )
-    except app_registry.AppError as exc:
-        raise _fail(exc) from None
     if not changes:
         click.echo(f"app {slug}: nothing changed (the values given are the current ones)")
         return
@@ -112,10 +116,8 @@ def apps_update(
 @click.argument("slug")
 def apps_rotate_secret(slug: str) -> None:
     """Give the app a new random integration secret and print it, once."""
-    try:
+    with _app_errors():
         secret = app_registry.rotate_secret(slug)
-    except app_registry.AppError as exc:
-        raise _fail(exc) from None
     click.echo(
         f"new integration secret for {slug} (shown once; it is not logged). The product app must "
         "use it from now on: calls signed with the old one are refused (401) until it does."
@@ -135,10 +137,8 @@ def apps_remove(slug: str, force: bool, yes: bool) -> None:
     """
     from support.cli.actions import expire_visibly
 
-    try:
+    with _app_errors():
         app = app_registry.by_slug(slug)
-    except app_registry.AppError as exc:
-        raise _fail(exc) from None
     pending = app_registry.pending_approvals(app.id)
     if pending and not force:
         raise click.ClickException(
@@ -155,10 +155,8 @@ def apps_remove(slug: str, force: bool, yes: bool) -> None:
         )
     for action_id in pending:
         click.echo(expire_visibly(action_id, reason=f"app {slug} removed"))
-    try:
+    with _app_errors():
         deleted = app_registry.remove(slug)
-    except app_registry.AppError as exc:
-        raise _fail(exc) from None
     click.echo(
         f"removed app {slug} ({deleted['actions']} actions, {deleted['drafts']} drafts deleted); "
         f"Front webhooks for {app.front_inbox_id} are now ignored"
@@ -179,10 +177,8 @@ def apps_check(slug: str) -> None:
     from support import conformance
     from support.config import Config
 
-    try:
+    with _app_errors():
         app = app_registry.by_slug(slug)
-    except app_registry.AppError as exc:
-        raise _fail(exc) from None
     config: Config = current_app.extensions["support.config"]
     report = conformance.run(
         slug=slug,

@@ -63,6 +63,19 @@ DOOR_TIMEOUTS: dict[str, float] = {
 }
 MIGRATION_TIMEOUTS: dict[str, float] = {"connect_timeout": 10}
 
+POOL: dict[str, Any] = {
+    # No ROLLBACK when a connection goes back to the pool: every checkout ends its own
+    # transaction (``session()`` commits or rolls back; a ``Connection`` closed inside a
+    # transaction rolls it back itself, and the pool then skips its reset anyway). The reset
+    # only ever ran after a COMMIT, one needless round trip per unit of work. (The autocommit
+    # reader has no transaction to end at all.)
+    "pool_reset_on_return": None,
+    "pool_recycle": 1800,
+    "pool_size": 5,
+    "max_overflow": 10,
+}
+"""The MySQL pool settings both engines share (each passes its own ``connect_args``)."""
+
 
 def build_engine(database_url: str, *, timeouts: dict[str, float] | None = None) -> Engine:
     """The engine for units of work; ``timeouts`` replaces WORK_TIMEOUTS on MySQL (migrations
@@ -80,15 +93,8 @@ def build_engine(database_url: str, *, timeouts: dict[str, float] | None = None)
         # the pool replaces it, so the request that checks it out still succeeds; a disconnect
         # seen mid-statement invalidates every older pooled connection as well.
         pool_pre_ping=True,
-        # No ROLLBACK when a connection goes back to the pool: every checkout ends its own
-        # transaction (``session()`` commits or rolls back; a ``Connection`` closed inside a
-        # transaction rolls it back itself, and the pool then skips its reset anyway). The reset
-        # only ever ran after a COMMIT, one needless round trip per unit of work.
-        pool_reset_on_return=None,
-        pool_recycle=1800,
-        pool_size=5,
-        max_overflow=10,
         connect_args=WORK_TIMEOUTS if timeouts is None else timeouts,
+        **POOL,
     )
 
 
@@ -102,11 +108,8 @@ def build_reader(database_url: str) -> Engine:
         database_url,
         isolation_level="AUTOCOMMIT",
         skip_autocommit_rollback=True,
-        pool_reset_on_return=None,
-        pool_recycle=1800,
-        pool_size=5,
-        max_overflow=10,
         connect_args=DOOR_TIMEOUTS,
+        **POOL,
     )
 
 

@@ -16,13 +16,18 @@ What is checked, in order (each with the variable or screen to fix it):
                   is ever sent.
 * ``apps``        at least one app is registered; each app's inbox id and integration URL are
                   well-formed.
+* ``metrics``     ``METRICS_TOKEN`` set (warn when unset: no ``/metrics``) and at least 16
+                  characters; ``metrics.multiprocess``: ``PROMETHEUS_MULTIPROC_DIR`` set when
+                  ``WEB_CONCURRENCY`` > 1 and metrics are on. ``logs``: ``LOG_FORMAT``/``LOG_LEVEL``.
+                  ``sentry``: ``SENTRY_DSN`` parses as a DSN (sentry-sdk's own parser).
+                  ``slack.alert_channel``: ``SLACK_ALERT_CHANNEL`` looks like a channel id.
 
 A missing credential is a failure (the install cannot work without it), not a skip. Secrets are
 never printed: details are built from non-secret facts, and ``Report.render`` also masks every
 secret value it knows in case an upstream error message echoes one.
 
 One module per service (``support/doctor/slack.py``, ...); the fix of a setting is declared once,
-on its ``Setting`` in ``support/config.py``. This package imports neither Flask nor anything that
+on its ``Setting`` in ``support/config/settings.py``. This package imports neither Flask nor anything that
 builds the app; ``anthropic`` is imported only inside its check (it costs about a second).
 """
 
@@ -38,6 +43,7 @@ from support.doctor.apps import app_checks
 from support.doctor.database import AppRow, database_checks
 from support.doctor.front import front_checks
 from support.doctor.inngest import inngest_checks
+from support.doctor.observability import observability_checks
 from support.doctor.report import FIXES, TIMEOUT_SECONDS, Check, Report, mask
 from support.doctor.settings import config_checks, secrets_of
 from support.doctor.slack import slack_checks
@@ -75,4 +81,5 @@ def run(
     checks += anthropic_checks(config, timeout)
     checks += inngest_checks(config, timeout)
     checks += app_checks(apps)
+    checks += observability_checks(config, env)
     return Report(checks, secrets)

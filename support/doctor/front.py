@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from support.config import Config
-from support.doctor.report import FIXES, Check, error_text, json_field
+from support.doctor.report import FIXES, Check, error_text, json_field, set_or_fail
 
 
 def front_checks(config: Config, timeout: float) -> list[Check]:
@@ -52,15 +52,12 @@ def front_checks(config: Config, timeout: float) -> list[Check]:
                         "check FRONT_API_BASE_URL and Front's status page (status.front.com)",
                     )
                 )
-    if config.front_webhook_secret:
-        checks.append(Check("ok", "front.webhook_secret", "set"))
-    else:
-        checks.append(
-            Check(
-                "fail",
-                "front.webhook_secret",
-                "FRONT_WEBHOOK_SECRET unset: /webhooks/front answers 503",
-                FIXES["FRONT_WEBHOOK_SECRET"],
-            )
+    checks.append(
+        set_or_fail(
+            "front.webhook_secret",
+            "FRONT_WEBHOOK_SECRET",
+            config.front_webhook_secret,
+            "/webhooks/front answers 503",
         )
+    )
     return checks

@@ -57,6 +57,13 @@ class Report:
         return mask("\n".join(lines), self.secrets)
 
 
+def set_or_fail(name: str, env: str, value: object, unset_means: str) -> Check:
+    """``ok  <name>  set`` when the variable has a value, else a failure saying what breaks."""
+    if value:
+        return Check("ok", name, "set")
+    return Check("fail", name, f"{env} unset: {unset_means}", FIXES[env])
+
+
 def mask(output: str, secrets: Iterable[str]) -> str:
     """``output`` with every secret value (4+ characters) replaced by ``***``."""
     for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):

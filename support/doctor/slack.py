@@ -7,29 +7,26 @@ from urllib.error import URLError
 
 from support.config import Config
 from support.doctor.database import AppRow
-from support.doctor.report import FIXES, Check, error_text
+from support.doctor.report import FIXES, Check, Status, error_text, set_or_fail
 
 SLACK_TOKEN_ERRORS = ("invalid_auth", "not_authed", "token_revoked", "account_inactive")
 # Slack tokens: xoxb- (bot), xoxp- (user), ... then dash-separated alphanumerics.
 SLACK_TOKEN = re.compile(r"xox[a-z]-[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+")
+CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{2,}")
 
 
 def slack_checks(config: Config, apps: list[AppRow] | None, timeout: float) -> list[Check]:
     from slack_sdk import WebClient
     from slack_sdk.errors import SlackApiError, SlackClientError
 
-    checks: list[Check] = []
-    if config.slack_signing_secret:
-        checks.append(Check("ok", "slack.signing_secret", "set"))
-    else:
-        checks.append(
-            Check(
-                "fail",
-                "slack.signing_secret",
-                "SLACK_SIGNING_SECRET unset: /slack/events answers 503",
-                FIXES["SLACK_SIGNING_SECRET"],
-            )
+    checks = [
+        set_or_fail(
+            "slack.signing_secret",
+            "SLACK_SIGNING_SECRET",
+            config.slack_signing_secret,
+            "/slack/events answers 503",
         )
+    ]
 
     team_id: str | None = None
     token = config.slack_bot_token
@@ -132,19 +129,19 @@ def slack_checks(config: Config, apps: list[AppRow] | None, timeout: float) -> l
     return checks
 
 
+def channel_check(name: str, env: str, channel: str, malformed: Status) -> Check:
+    """A channel setting that is set: ok when it looks like a channel id, else ``malformed``."""
+    if not CHANNEL_ID.fullmatch(channel):
+        return Check(
+            malformed, name, f"{env}={channel} does not look like a channel id (C...)", FIXES[env]
+        )
+    return Check("ok", name, f"{channel} (the bot must be a member: /invite it there)")
+
+
 def _channel_check(config: Config, apps: list[AppRow] | None) -> Check:
     channel = config.slack_approval_channel
     if channel:
-        if not re.fullmatch(r"[CGD][A-Z0-9]{2,}", channel):
-            return Check(
-                "warn",
-                "slack.channel",
-                f"SLACK_APPROVAL_CHANNEL={channel} does not look like a channel id (C...)",
-                FIXES["SLACK_APPROVAL_CHANNEL"],
-            )
-        return Check(
-            "ok", "slack.channel", f"{channel} (the bot must be a member: /invite it there)"
-        )
+        return channel_check("slack.channel", "SLACK_APPROVAL_CHANNEL", channel, "warn")
     without = [a.slug for a in apps or [] if not a.slack_channel]
     if apps and not without:
         return Check("ok", "slack.channel", "unset, but every app has its own channel")

@@ -14,129 +14,56 @@ States of ``approval_requests.status``::
 
 ``resolved_at`` is set when the ``request-approval`` run has taken the decision from the database;
 a decided row without it is what the reconciler re-announces (``unresolved_decisions``).
+
+This module holds the transitions; ``records.py`` the record and the queries, ``edits.py`` what an
+approver may change. Everything is imported from ``support.approvals``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import re
 from typing import Any, Literal, cast
 
-from sqlalchemy import CursorResult, Executable, and_, bindparam, or_, select, update
+from sqlalchemy import CursorResult, Executable, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from support import audit, db, metrics
-from support.db.models import Action, App, ApprovalRequest, utcnow
+from support.approvals.edits import MAX_AMOUNT_DIGITS, InvalidEdit, validate_edits, whole_amount
+from support.approvals.records import (
+    ApprovalRecord,
+    Outcome,
+    iso_utc,
+    load,
+    pending_for_home,
+    record_in,
+    unresolved_decisions,
+)
+from support.db.models import Action, ApprovalRequest, utcnow
+
+__all__ = [
+    "MAX_AMOUNT_DIGITS",
+    "SYSTEM",
+    "ApprovalRecord",
+    "Decision",
+    "InvalidEdit",
+    "Outcome",
+    "decide",
+    "expire",
+    "iso_utc",
+    "load",
+    "mark_reminded",
+    "mark_resolved",
+    "pending_for_home",
+    "record_message",
+    "resolve",
+    "unresolved_decisions",
+    "utcnow",
+    "validate_edits",
+    "whole_amount",
+]
 
 Decision = Literal["approved", "rejected"]
 SYSTEM = "system"
-
-
-@dataclasses.dataclass(frozen=True)
-class ApprovalRecord:
-    """A read-only snapshot of one approval request and its action (plain data, JSON-able)."""
-
-    action_id: str
-    action_type: str
-    conversation_id: str
-    app_id: int
-    app_name: str
-    app_channel: str | None
-    max_refund_amount: float | None
-    customer_email: str | None
-    reasoning: str
-    parameters: dict[str, Any]
-    draft_body: str | None
-    context_degraded: bool
-    status: str
-    decided_by: str | None
-    decided_at: dt.datetime | None
-    reason: str | None
-    edits: dict[str, Any] | None
-    slack_channel: str | None
-    slack_ts: str | None
-    expires_at: dt.datetime | None
-    resolved_at: dt.datetime | None
-    reminded_at: dt.datetime | None
-    created_at: dt.datetime
-    action_status: str
-    result: dict[str, Any] | None
-    error: str | None
-
-    @property
-    def is_pending(self) -> bool:
-        return self.status == "pending"
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-friendly (datetimes as ISO strings): a step may return it."""
-        out = dataclasses.asdict(self)
-        for key, value in out.items():
-            if isinstance(value, dt.datetime):
-                out[key] = value.isoformat()
-        return out
-
-
-@dataclasses.dataclass(frozen=True)
-class Outcome:
-    """What ``decide`` / ``expire`` did. ``won`` is True for exactly one caller per request.
-
-    A loser reads ``record`` for the state that stands (``status``, ``decided_by``). ``record`` is
-    None when no approval request has that id.
-    """
-
-    won: bool
-    record: ApprovalRecord | None
-    late: bool = False  # still pending in the table, but past its expiry time
-    other_message: bool = False  # the click came from a message that is not this request's
-
-    @property
-    def found(self) -> bool:
-        return self.record is not None
-
-    @property
-    def status(self) -> str:
-        if self.record is None:
-            return "missing"
-        if self.late and self.record.status == "pending":
-            return "expired"
-        return self.record.status
-
-
-def iso_utc(moment: dt.datetime | None) -> str:
-    """A naive-UTC column value as ISO 8601 with ``Z`` (the events' ``decidedAt``)."""
-    if moment is None:
-        return ""
-    return moment.replace(tzinfo=None).isoformat() + "Z"
-
-
-_ASCII_DIGITS = re.compile(r"[0-9]+")
-MAX_AMOUNT_DIGITS = 15
-"""Longer than any refund; keeps ``int()`` of a pasted wall of digits cheap."""
-
-
-def whole_amount(raw: object) -> int | None:
-    """A refund amount in minor units (cents, as the integration API takes it), or None if bad.
-
-    A string must be ASCII digits only: ``str.isdigit`` also accepts ``²`` (which ``int`` refuses)
-    and full-width digits (which ``int`` reads as ASCII ones), neither of which an approver meant.
-    """
-    if isinstance(raw, bool):
-        return None
-    if isinstance(raw, int):
-        value = raw
-    elif isinstance(raw, str):
-        text = raw.strip()
-        if len(text) > MAX_AMOUNT_DIGITS or not _ASCII_DIGITS.fullmatch(text):
-            return None
-        value = int(text)
-    else:
-        return None
-    return value if value > 0 else None
-
-
-class InvalidEdit(ValueError):
-    """An edit the policy does not allow (the message says why, for the approver)."""
 
 
 def _changed(session: Session, statement: Executable) -> int:
@@ -148,106 +75,6 @@ def _changed(session: Session, statement: Executable) -> int:
     """
     result = session.connection().execute(statement)
     return cast(CursorResult[Any], result).rowcount
-
-
-def load(action_id: str) -> ApprovalRecord | None:
-    with db.session() as s:
-        return _record(s, action_id)
-
-
-# Only the columns an ApprovalRecord carries (not the app's secrets and URLs): with the pure-Python
-# MySQL driver every selected column costs a field descriptor to parse, on every query. Each column
-# is labelled with the ApprovalRecord field it fills: the record is built by name, so the order of
-# this table cannot matter.
-_RECORD_COLUMNS = {
-    "action_id": Action.id,
-    "action_type": Action.type,
-    "conversation_id": Action.conversation_id,
-    "app_id": App.id,
-    "app_name": App.name,
-    "app_channel": App.slack_channel,
-    "max_refund_amount": App.max_refund_amount,
-    "customer_email": Action.customer_email,
-    "reasoning": Action.reasoning,
-    "parameters": Action.parameters,
-    "draft_body": Action.draft_body,
-    "context_degraded": Action.context_degraded,
-    "status": ApprovalRequest.status,
-    "decided_by": ApprovalRequest.decided_by,
-    "decided_at": ApprovalRequest.decided_at,
-    "reason": ApprovalRequest.reason,
-    "edits": ApprovalRequest.edits,
-    "slack_channel": ApprovalRequest.slack_channel,
-    "slack_ts": ApprovalRequest.slack_ts,
-    "expires_at": ApprovalRequest.expires_at,
-    "resolved_at": ApprovalRequest.resolved_at,
-    "reminded_at": ApprovalRequest.reminded_at,
-    "created_at": ApprovalRequest.created_at,
-    "action_status": Action.status,
-    "result": Action.result,
-    "error": Action.error,
-}
-if set(_RECORD_COLUMNS) != {f.name for f in dataclasses.fields(ApprovalRecord)}:
-    raise RuntimeError("_RECORD_COLUMNS must label exactly the fields of ApprovalRecord")
-
-# Built once: constructing a 26-column SELECT costs more CPU than compiling it (which is cached).
-_RECORD_BY_ID = (
-    select(*(column.label(name) for name, column in _RECORD_COLUMNS.items()))
-    .join_from(ApprovalRequest, Action, Action.id == ApprovalRequest.id)
-    .join(App, App.id == Action.app_id)
-    .where(ApprovalRequest.id == bindparam("action_id"))
-)
-
-
-def _record(session: Session, action_id: str) -> ApprovalRecord | None:
-    row = session.connection().execute(_RECORD_BY_ID, {"action_id": action_id}).first()
-    if row is None:
-        return None
-    values = dict(row._mapping)
-    return ApprovalRecord(
-        **{
-            **values,
-            "reasoning": values["reasoning"] or "",
-            "parameters": dict(values["parameters"] or {}),
-            "context_degraded": bool(values["context_degraded"]),
-            "edits": dict(values["edits"]) if values["edits"] else None,
-            "result": dict(values["result"]) if values["result"] else None,
-        }
-    )
-
-
-def validate_edits(record: ApprovalRecord, edits: dict[str, Any]) -> dict[str, Any]:
-    """Normalise an approver's form input; raise ``InvalidEdit`` for what the policy forbids.
-
-    Input: ``{"draftBody"?: str, "amount"?: str|float}``. Allowed: the draft (any text) and, for
-    refunds, ``amount`` in cents (whole, > 0, at most the proposed amount and the app's
-    ``max_refund_amount``).
-    Output, as stored in ``approval_requests.edits`` and read by ``support.actions.effective``:
-    ``{"parameters"?: {"amount": int}, "draftBody"?: str}``; unchanged values are dropped.
-    """
-    clean: dict[str, Any] = {}
-    draft = edits.get("draftBody")
-    if draft is not None and str(draft) != (record.draft_body or ""):
-        clean["draftBody"] = str(draft)
-    if "amount" in edits and edits["amount"] is not None:
-        if record.action_type != "refund":
-            raise InvalidEdit("only a refund's amount can be changed")
-        amount = whole_amount(edits["amount"])
-        if amount is None:
-            raise InvalidEdit("the amount must be a whole number of cents, greater than 0")
-        proposed = record.parameters.get("amount")
-        if isinstance(proposed, int) and amount > proposed:
-            raise InvalidEdit(f"the amount may not exceed the proposed {proposed}")
-        if record.max_refund_amount is not None and amount > record.max_refund_amount:
-            raise InvalidEdit(
-                f"the amount may not exceed the app's limit {record.max_refund_amount:g}"
-            )
-        if amount != proposed:
-            clean["parameters"] = {"amount": amount}
-    unknown = set(edits) - {"draftBody", "amount"}
-    if unknown:
-        raise InvalidEdit(f"these fields cannot be edited: {', '.join(sorted(unknown))}")
-    return clean
 
 
 def decide(
@@ -312,7 +139,7 @@ def decide(
             _changed(s, update(Action).where(Action.id == action_id).values(status=decision))
         # The state that stands, read in the same transaction (the winner's own writes, or what
         # the winner committed before this loser's UPDATE found nothing to change).
-        record = _record(s, action_id)
+        record = record_in(s, action_id)
         if won:
             assert record is not None  # approval_requests.id references actions.id
             _audit_decision(s, record, decision, user_id, moment, reason, edits)
@@ -458,41 +285,3 @@ def mark_reminded(action_id: str, *, now: dt.datetime | None = None) -> bool:
             .values(reminded_at=now or utcnow()),
         )
     return changed == 1
-
-
-def pending_for_home(limit: int = 50) -> list[ApprovalRecord]:
-    """Pending requests, oldest first (App Home)."""
-    with db.session() as s:
-        ids = s.scalars(
-            select(ApprovalRequest.id)
-            .where(ApprovalRequest.status == "pending")
-            .order_by(ApprovalRequest.created_at, ApprovalRequest.id)
-            .limit(limit)
-        ).all()
-        records = [_record(s, action_id) for action_id in ids]
-    return [r for r in records if r is not None]
-
-
-def unresolved_decisions(
-    older_than: dt.timedelta, *, now: dt.datetime | None = None, limit: int = 100
-) -> list[ApprovalRecord]:
-    """Approved or rejected requests whose run has not taken the decision yet.
-
-    Only rows decided more than ``older_than`` ago (a fresh click's own event is still on its
-    way) and not yet past expiry (once the wait timed out, the run reads the row anyway).
-    """
-    moment = now or utcnow()
-    with db.session() as s:
-        ids = s.scalars(
-            select(ApprovalRequest.id)
-            .where(
-                ApprovalRequest.status.in_(("approved", "rejected")),
-                ApprovalRequest.resolved_at.is_(None),
-                ApprovalRequest.decided_at < moment - older_than,
-                or_(ApprovalRequest.expires_at.is_(None), ApprovalRequest.expires_at > moment),
-            )
-            .order_by(ApprovalRequest.decided_at)
-            .limit(limit)
-        ).all()
-        records = [_record(s, action_id) for action_id in ids]
-    return [r for r in records if r is not None]
