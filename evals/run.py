@@ -30,6 +30,7 @@ from evals.scorers import Check, Run, score
 from support import agent
 from support.config import Config, load
 from support.integrations import IntegrationClient
+from support.results import InboundContext
 from support.workflows.inbound_steps import rule_violation
 from tests.fakes.anthropic import AnthropicFake
 from tests.fakes.integration import IntegrationFake
@@ -120,6 +121,13 @@ def context_for(scenario: Scenario, client: IntegrationClient) -> dict[str, Any]
     }
 
 
+def inbound_context(context: dict[str, Any]) -> InboundContext:
+    """The same context as gather-context's typed output (what the rules read)."""
+    return InboundContext.model_validate(
+        {**context, "appId": 0, "appName": "Acme", "inboxId": None, "frontEventId": "evt_eval"}
+    )
+
+
 def script_for(scenario: Scenario, ids: dict[str, str], claude: AnthropicFake) -> None:
     for kind, value in scenario.script:
         if kind == "text":
@@ -138,7 +146,7 @@ def run_one(scenario: Scenario, config: Config, claude: AnthropicFake | None) ->
         client = IntegrationClient(integration.url, SECRET)
         context = context_for(scenario, client)
         calls_before = len(integration.calls("lookup-user"))
-        skipped = rule_violation(context) is not None
+        skipped = rule_violation(inbound_context(context)) is not None
         result: agent.AgentResult | None = None
         if not skipped:
             if claude is not None:
