@@ -137,17 +137,17 @@ MARIADB_SERVER = os.environ.get("BENCH_MYSQL_URL", "mysql+pymysql://root@127.0.0
 BENCH_DATABASE = "support_agent_bench"
 
 
-def choose_database(kind: str, workdir: Path) -> str:
-    """A database of the bench's own: ``support_agent_bench`` (recreated) or a SQLite file."""
+def choose_database(kind: str, workdir: Path, name: str = BENCH_DATABASE) -> str:
+    """A database of the bench's own: ``name`` on MariaDB (recreated) or a SQLite file."""
     import sqlalchemy as sa
 
     if kind in ("auto", "mariadb"):
         server = sa.create_engine(MARIADB_SERVER, connect_args={"connect_timeout": 3})
         try:
             with server.begin() as conn:
-                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {BENCH_DATABASE}"))
-                conn.execute(sa.text(f"CREATE DATABASE {BENCH_DATABASE} CHARACTER SET utf8mb4"))
-            return MARIADB_SERVER.rstrip("/") + "/" + BENCH_DATABASE
+                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+                conn.execute(sa.text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4"))
+            return MARIADB_SERVER.rstrip("/") + "/" + name
         except sa.exc.OperationalError as exc:
             if kind == "mariadb":
                 raise SystemExit(f"MariaDB unreachable at {MARIADB_SERVER}: {exc}") from exc
@@ -457,6 +457,16 @@ def measure(
 
 def events_seen(inngest_url: str) -> int:
     return len(httpx.get(inngest_url + "/_double/events", timeout=60).json()["events"])
+
+
+def wait_for_events(inngest_url: str, expected: int, timeout: float = 120) -> int:
+    """Wait until the lazy listeners have sent their events (the clicks' background work)."""
+    deadline = time.monotonic() + timeout
+    seen = events_seen(inngest_url)
+    while seen < expected and time.monotonic() < deadline:
+        time.sleep(0.5)
+        seen = events_seen(inngest_url)
+    return seen
 
 
 def import_time(env: dict[str, str], module: str, runs: int = 5) -> float:
