@@ -43,6 +43,7 @@ from benchmarks.run import (
     SLACK_TOKEN,
     TEAM,
     Server,
+    choose_database,
     events_seen,
     front_webhooks,
     gunicorn,
@@ -55,25 +56,6 @@ from benchmarks.run import (
 DATABASE = "support_agent_metrics_bench"
 TOKEN = "bench-metrics-token-0123456789"
 TARGET = 1.05
-
-
-def choose_database(kind: str, workdir: Path) -> str:
-    """A database of this script's own (``support_agent_metrics_bench``, recreated) or SQLite."""
-    import sqlalchemy as sa
-
-    if kind in ("auto", "mariadb"):
-        server = sa.create_engine(MARIADB_SERVER, connect_args={"connect_timeout": 3})
-        try:
-            with server.begin() as conn:
-                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {DATABASE}"))
-                conn.execute(sa.text(f"CREATE DATABASE {DATABASE} CHARACTER SET utf8mb4"))
-            return MARIADB_SERVER.rstrip("/") + "/" + DATABASE
-        except sa.exc.OperationalError as exc:
-            if kind == "mariadb":
-                raise SystemExit(f"MariaDB unreachable at {MARIADB_SERVER}: {exc}") from exc
-        finally:
-            server.dispose()
-    return f"sqlite:///{workdir / 'bench.db'}"
 
 
 def drop_database(url: str) -> None:
@@ -174,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="support-metrics-bench-"))
     multiproc = workdir / "prometheus"
     multiproc.mkdir()
-    database_url = choose_database(args.database, workdir)
+    database_url = choose_database(args.database, workdir, DATABASE)
     per_server = args.warmup + args.rounds * args.requests
     seeded = prepare_database(database_url, 2 * per_server)
     clicks = {"on": seeded[:per_server], "off": seeded[per_server:]}
