@@ -289,6 +289,31 @@ def front_webhooks(count: int, tag: str) -> list[Request]:
     return out
 
 
+def ping_call(event: dict[str, Any], run_id: str) -> tuple[bytes, dict[str, str]]:
+    """The body and headers of the Inngest server's first call of ``ping`` for ``event``."""
+    body = {
+        "event": event,
+        "events": [event],
+        "steps": {},
+        "ctx": {
+            "run_id": run_id,
+            "attempt": 0,
+            "max_attempts": 4,
+            "disable_immediate_execution": False,
+            "use_api": False,
+            "fn_id": "support-agent-ping",
+            "step_id": "step",
+            "stack": {"stack": [], "current": 0},
+        },
+        "use_api": False,
+        "version": 1,
+    }
+    return json.dumps(body).encode(), {
+        "Content-Type": "application/json",
+        "X-Inngest-Server-Kind": "dev",
+    }
+
+
 def inngest_calls(count: int, tag: str) -> list[Request]:
     path = "/api/inngest?fnId=support-agent-ping&stepId=step"
     out = []
@@ -305,27 +330,7 @@ def inngest_calls(count: int, tag: str) -> list[Request]:
                 "frontEventId": f"evt_{tag}_{i}",
             },
         }
-        run_id = uuid.uuid4().hex
-        body = json.dumps(
-            {
-                "event": event,
-                "events": [event],
-                "steps": {},
-                "ctx": {
-                    "run_id": run_id,
-                    "attempt": 0,
-                    "max_attempts": 4,
-                    "disable_immediate_execution": False,
-                    "use_api": False,
-                    "fn_id": "support-agent-ping",
-                    "step_id": "step",
-                    "stack": {"stack": [], "current": 0},
-                },
-                "use_api": False,
-                "version": 1,
-            }
-        ).encode()
-        headers = {"Content-Type": "application/json", "X-Inngest-Server-Kind": "dev"}
+        body, headers = ping_call(event, uuid.uuid4().hex)
         out.append(Request("POST", path, body, headers))
     return out
 

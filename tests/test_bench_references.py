@@ -21,6 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from benchmarks.reference_app import create_app as create_reference
+from benchmarks.run import ping_call
 from support import db
 from tests.fakes.front import inbound_event, signed_webhook
 from tests.fakes.slack import SlackFake, block_actions_payload, signed_interaction
@@ -185,27 +186,7 @@ def step_call(run_id: str) -> tuple[bytes, dict[str, str]]:
         "ts": int(time.time() * 1000),
         "data": {"requestedBy": "bench"},
     }
-    body = {
-        "event": event,
-        "events": [event],
-        "steps": {},
-        "ctx": {
-            "run_id": run_id,
-            "attempt": 0,
-            "max_attempts": 4,
-            "disable_immediate_execution": False,
-            "use_api": False,
-            "fn_id": "support-agent-ping",
-            "step_id": "step",
-            "stack": {"stack": [], "current": 0},
-        },
-        "use_api": False,
-        "version": 1,
-    }
-    return json.dumps(body).encode(), {
-        "Content-Type": "application/json",
-        "X-Inngest-Server-Kind": "dev",
-    }
+    return ping_call(event, run_id)
 
 
 def test_step_reference_writes_the_same_audit_row_and_step_answer(both: Both) -> None:
