@@ -35,7 +35,6 @@ import httpx
 
 from benchmarks.load import Request, run
 from benchmarks.run import (
-    APPROVER,
     CHANNEL,
     FRONT_SECRET,
     MARIADB_SERVER,
@@ -48,6 +47,7 @@ from benchmarks.run import (
     front_webhooks,
     gunicorn,
     prepare_database,
+    service_env,
     sinks,
     slack_clicks,
     wait_for_events,
@@ -175,17 +175,7 @@ def main(argv: list[str] | None = None) -> int:
                 "WEB_CONCURRENCY": args.workers,
                 "FRONT_WEBHOOK_SECRET": FRONT_SECRET,
                 "SLACK_SIGNING_SECRET": SLACK_SECRET,
-                "INNGEST_DEV": "1",
-                "INNGEST_BASE_URL": outside["inngest"],
-                "DATABASE_URL": database_url,
-                "SLACK_BOT_TOKEN": SLACK_TOKEN,
-                "SLACK_API_BASE_URL": outside["slack"] + "/api/",
-                "SLACK_APPROVER_IDS": APPROVER,
-                "SLACK_TEAM_ID": TEAM,
-                "SLACK_APPROVAL_CHANNEL": CHANNEL,
-                "FRONT_API_TOKEN": "bench-front-token",
-                "ANTHROPIC_API_KEY": "sk-ant-bench",
-                "LOG_LEVEL": "WARNING",
+                **service_env(outside, database_url),
             }
             on_env = {**env, "METRICS_TOKEN": TOKEN, "PROMETHEUS_MULTIPROC_DIR": str(multiproc)}
             with (

@@ -460,6 +460,23 @@ def measure(
     return Run(variant, result, cpu_ms, load)
 
 
+def service_env(outside: dict[str, Any], database_url: str) -> dict[str, str]:
+    """The service's settings against the sinks (``outside``) and the bench database."""
+    return {
+        "INNGEST_DEV": "1",
+        "INNGEST_BASE_URL": outside["inngest"],
+        "DATABASE_URL": database_url,
+        "SLACK_BOT_TOKEN": SLACK_TOKEN,
+        "SLACK_API_BASE_URL": outside["slack"] + "/api/",
+        "SLACK_APPROVER_IDS": APPROVER,
+        "SLACK_TEAM_ID": TEAM,
+        "SLACK_APPROVAL_CHANNEL": CHANNEL,
+        "FRONT_API_TOKEN": "bench-front-token",
+        "ANTHROPIC_API_KEY": "sk-ant-bench",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
 def events_seen(inngest_url: str) -> int:
     return len(httpx.get(inngest_url + "/_double/events", timeout=60).json()["events"])
 
@@ -634,20 +651,7 @@ def main(argv: list[str] | None = None) -> int:
             "FRONT_WEBHOOK_SECRET": FRONT_SECRET,
             "SLACK_SIGNING_SECRET": SLACK_SECRET,
         }
-        app_env = {
-            **base_env,
-            "INNGEST_DEV": "1",
-            "INNGEST_BASE_URL": outside["inngest"],
-            "DATABASE_URL": database_url,
-            "SLACK_BOT_TOKEN": SLACK_TOKEN,
-            "SLACK_API_BASE_URL": outside["slack"] + "/api/",
-            "SLACK_APPROVER_IDS": APPROVER,
-            "SLACK_TEAM_ID": TEAM,
-            "SLACK_APPROVAL_CHANNEL": CHANNEL,
-            "FRONT_API_TOKEN": "bench-front-token",
-            "ANTHROPIC_API_KEY": "sk-ant-bench",
-            "LOG_LEVEL": "WARNING",
-        }
+        app_env = {**base_env, **service_env(outside, database_url)}
         with (
             gunicorn("app", "app:app", app_env, workdir) as app_server,
             gunicorn("ref", "benchmarks.reference_app:app", app_env, workdir) as ref_server,
