@@ -1,10 +1,13 @@
-"""Block Kit for approvals: pure functions from plain data to ``slack_sdk.models.blocks``.
+"""Block Kit for approvals: pure functions from plain data to Block Kit.
 
 Nothing here touches the database or the network. Callers turn their records into a
 ``RequestView`` (``RequestView.from_dict`` accepts any mapping with these field names) and post
 what these functions return (``RequestView`` lives in ``slack/request_view.py``; it is re-exported
-here). Every builder validates through slack_sdk's ``to_dict()``, so a text
-over Slack's limits fails in tests, not in Slack; long free text is trimmed with ``trim``.
+here). The request message (``request_blocks``, redrawn on every click) is built as plain dicts,
+the JSON Slack receives; modals and App Home are slack_sdk ``View`` objects, validated by their
+``to_dict()``. Free text is trimmed to Slack's limits with ``trim``; ``tests/test_slack_blocks.py``
+round-trips every message through slack_sdk's block models, so a block over a limit fails in
+tests, not in Slack.
 
 Action ids (what the listeners match): ``approve_action`` (primary; a confirm dialog for refunds),
 ``reject_action`` (danger, opens the reason modal), ``edit_action`` (opens the edit modal) and
@@ -20,18 +23,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from slack_sdk.models.blocks import (
-    ActionsBlock,
     Block,
-    ButtonElement,
-    ConfirmObject,
-    ContextBlock,
-    DividerBlock,
     HeaderBlock,
     InputBlock,
-    MarkdownTextObject,
     PlainTextInputElement,
-    PlainTextObject,
-    SectionBlock,
 )
 from slack_sdk.models.views import View
 
@@ -85,12 +80,36 @@ def mention(user_id: str | None) -> str:
     return user_id
 
 
-def _section(text: str) -> SectionBlock:
-    return SectionBlock(text=MarkdownTextObject(text=trim(text, SECTION_TEXT_LIMIT)))
+JSON = dict[str, Any]
+"""A Block Kit element as the JSON Slack receives."""
 
 
-def _context(text: str) -> ContextBlock:
-    return ContextBlock(elements=[MarkdownTextObject(text=trim(text, CONTEXT_TEXT_LIMIT))])
+def _plain(text: str) -> JSON:
+    return {"type": "plain_text", "text": text, "emoji": True}
+
+
+def _mrkdwn(text: str) -> JSON:
+    return {"type": "mrkdwn", "text": text}
+
+
+def _section(text: str) -> JSON:
+    return {"type": "section", "text": _mrkdwn(trim(text, SECTION_TEXT_LIMIT))}
+
+
+def _context(text: str) -> JSON:
+    return {"type": "context", "elements": [_mrkdwn(trim(text, CONTEXT_TEXT_LIMIT))]}
+
+
+def _button(text: str, **fields: Any) -> JSON:
+    """A button; ``fields`` (action_id, value, style, url, confirm) are left out when None.
+    Callers name ``action_id=`` with a constant: tests/test_manifest.py reads them statically."""
+    button: JSON = {"type": "button", "text": _plain(text)}
+    button.update((k, v) for k, v in fields.items() if v is not None)
+    return button
+
+
+def _front_button(view: RequestView) -> JSON:
+    return _button("Open in Front", action_id=OPEN_IN_FRONT, url=view.front_url)
 
 
 def _code(value: Mapping[str, Any]) -> str:
@@ -120,11 +139,12 @@ def _purchase_text(purchase: Mapping[str, Any]) -> str:
     )
 
 
-def _summary_blocks(view: RequestView) -> list[Block]:
+def _summary_blocks(view: RequestView) -> list[JSON]:
     who = view.customer_email or "unknown customer"
     app = view.app_name or "unknown app"
-    blocks: list[Block] = [
-        HeaderBlock(text=PlainTextObject(text=trim(f"{view.type_label} for {who}", HEADER_LIMIT))),
+    header = trim(f"{view.type_label} for {who}", HEADER_LIMIT)
+    blocks: list[JSON] = [
+        {"type": "header", "text": {"type": "plain_text", "text": header}},
         _context(f"*App:* {app}  ·  *Customer:* {who}  ·  *Action:* `{view.action_id}`"),
     ]
     if view.context_degraded:
@@ -149,32 +169,31 @@ def _summary_blocks(view: RequestView) -> list[Block]:
     return blocks
 
 
-def _buttons(view: RequestView) -> ActionsBlock:
+def _buttons(view: RequestView, block_id: str = ACTIONS_BLOCK) -> JSON:
     confirm = None
     if is_refund(view.action_type):
         amount = view.parameters.get("amount")
         what = f"a refund of {amount}" if amount is not None else "this refund"
-        confirm = ConfirmObject(
-            title="Approve the refund?",
-            text=trim(f"This issues {what} to {view.customer_email or 'the customer'}.", 300),
-            confirm="Approve",
-            deny="Cancel",
-        )
-    return ActionsBlock(
-        block_id=ACTIONS_BLOCK,
-        elements=[
-            ButtonElement(
-                text="Approve",
-                action_id=APPROVE,
-                value=view.action_id,
-                style="primary",
-                confirm=confirm,
+        confirm = {
+            "title": _plain("Approve the refund?"),
+            "text": _mrkdwn(
+                trim(f"This issues {what} to {view.customer_email or 'the customer'}.", 300)
             ),
-            ButtonElement(text="Reject", action_id=REJECT, value=view.action_id, style="danger"),
-            ButtonElement(text="Edit", action_id=EDIT, value=view.action_id),
-            ButtonElement(text="Open in Front", action_id=OPEN_IN_FRONT, url=view.front_url),
+            "confirm": _plain("Approve"),
+            "deny": _plain("Cancel"),
+        }
+    return {
+        "type": "actions",
+        "block_id": block_id,
+        "elements": [
+            _button(
+                "Approve", action_id=APPROVE, value=view.action_id, style="primary", confirm=confirm
+            ),
+            _button("Reject", action_id=REJECT, value=view.action_id, style="danger"),
+            _button("Edit", action_id=EDIT, value=view.action_id),
+            _front_button(view),
         ],
-    )
+    }
 
 
 def status_line(view: RequestView) -> str:
@@ -224,23 +243,16 @@ def _result_text(result: Mapping[str, Any] | None) -> str:
     return "Result: `" + trim(json.dumps(dict(result), default=str, sort_keys=True), 500) + "`"
 
 
-def request_blocks(view: RequestView) -> list[Block]:
+def request_blocks(view: RequestView) -> list[JSON]:
     """The channel message: a pending request carries buttons; any other state carries none."""
     blocks = _summary_blocks(view)
-    blocks.append(DividerBlock())
+    blocks.append({"type": "divider"})
     if view.status == "pending":
         blocks.append(_buttons(view))
         blocks.append(_context(status_line(view)))
     else:
         blocks.append(_section(status_line(view)))
-        blocks.append(
-            ActionsBlock(
-                block_id="links",
-                elements=[
-                    ButtonElement(text="Open in Front", action_id=OPEN_IN_FRONT, url=view.front_url)
-                ],
-            )
-        )
+        blocks.append({"type": "actions", "block_id": "links", "elements": [_front_button(view)]})
     return blocks
 
 
@@ -288,7 +300,7 @@ def reject_modal(view: RequestView) -> View:
 
 def edit_modal(view: RequestView) -> View:
     """Change the draft and, for refunds, lower the amount; submitting approves with the edits."""
-    blocks: list[Block] = [
+    blocks: list[Block | JSON] = [
         _section(
             f"Edit, then approve, the *{view.type_label.lower()}* for "
             f"{view.customer_email or 'the customer'}."
@@ -338,7 +350,7 @@ MAX_HOME_REQUESTS = 20
 
 def home_view(pending: Sequence[RequestView], now: dt.datetime, *, allowed: bool = True) -> View:
     """App Home: the viewer's pending approvals, oldest first, with working buttons."""
-    blocks: list[Block] = [HeaderBlock(text=f"Pending approvals ({len(pending)})")]
+    blocks: list[Block | JSON] = [HeaderBlock(text=f"Pending approvals ({len(pending)})")]
     if not allowed:
         blocks.append(_section("You are not an approver: you can look, but not decide."))
     if not pending:
@@ -351,12 +363,10 @@ def home_view(pending: Sequence[RequestView], now: dt.datetime, *, allowed: bool
         )
         if view.parameters:
             text += "\n" + trim(json.dumps(dict(view.parameters), default=str, sort_keys=True), 500)
-        blocks.append(DividerBlock())
+        blocks.append({"type": "divider"})
         blocks.append(_section(text))
         if allowed:
-            buttons = _buttons(view)
-            buttons.block_id = f"{ACTIONS_BLOCK}:{view.action_id}"
-            blocks.append(buttons)
+            blocks.append(_buttons(view, block_id=f"{ACTIONS_BLOCK}:{view.action_id}"))
     if len(pending) > MAX_HOME_REQUESTS:
         blocks.append(_context(f"…and {len(pending) - MAX_HOME_REQUESTS} more in the channel."))
     return View(type="home", blocks=blocks)
@@ -370,8 +380,3 @@ def _age(delta: dt.timedelta) -> str:
     if hours < 48:
         return f"{hours} h {minutes % 60} min"
     return f"{hours // 24} days"
-
-
-def as_dicts(blocks: Sequence[Block]) -> list[dict[str, Any]]:
-    """Validate and serialise (slack_sdk raises on any limit exceeded)."""
-    return [block.to_dict() for block in blocks]

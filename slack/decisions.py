@@ -28,7 +28,7 @@ AFTER = "approval_after"
 
 @dataclasses.dataclass(frozen=True)
 class After:
-    """What the lazy listener does once the click is acknowledged (deep-copied by Bolt).
+    """What the lazy listener does once the click is acknowledged (handed over by Bolt).
 
     ``decided``: the record this click decided (announce it, redraw the message); ``note``: a text
     for the clicker (refused, lost the race, expired...); ``record``: where to say it.
@@ -37,6 +37,12 @@ class After:
     decided: approvals.ApprovalRecord | None = None
     note: str | None = None
     record: approvals.ApprovalRecord | None = None
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> After:
+        """Bolt deep-copies the context (twice) for the lazy listener; an After is frozen and
+        only read after the acknowledgement, so the copy is the same object (saves ~0.1 ms a
+        click)."""
+        return self
 
 
 class NotTold(RuntimeError):

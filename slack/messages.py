@@ -7,6 +7,9 @@ request's channel message from its row (buttons only while pending). Both the Bo
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 from slack_sdk import WebClient
 
 from slack import blocks
@@ -33,8 +36,14 @@ def slack_client() -> WebClient:
     return web_client(config_module.current())
 
 
-def view_of(record: approvals.ApprovalRecord) -> blocks.RequestView:
-    return blocks.RequestView.from_dict(record.as_dict())
+_VIEW_FIELDS = tuple(f.name for f in dataclasses.fields(blocks.RequestView))
+
+
+def view_of(record: approvals.ApprovalRecord, **changes: Any) -> blocks.RequestView:
+    """What the message shows of ``record`` (its fields by name, no JSON round trip), with
+    ``changes`` applied."""
+    values = {name: getattr(record, name) for name in _VIEW_FIELDS}
+    return blocks.RequestView(**{**values, **changes})
 
 
 def update_message(client: WebClient, record: approvals.ApprovalRecord) -> bool:
@@ -46,6 +55,6 @@ def update_message(client: WebClient, record: approvals.ApprovalRecord) -> bool:
         channel=record.slack_channel,
         ts=record.slack_ts,
         text=blocks.fallback_text(view),
-        blocks=blocks.as_dicts(blocks.request_blocks(view)),
+        blocks=blocks.request_blocks(view),
     )
     return True

@@ -477,7 +477,7 @@ def test_emitted_ids_are_what_the_builders_really_render() -> None:
                 created_at=now,
                 expires_at=now,
             )
-            collect(blocks.as_dicts(blocks.request_blocks(view)))
+            collect(blocks.request_blocks(view))
             collect(blocks.reject_modal(view).to_dict())
             collect(blocks.edit_modal(view).to_dict())
             collect(blocks.home_view([view], now).to_dict())

@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 import pytest
+from slack_sdk.models.blocks import Block
 
 from slack import blocks, mrkdwn
 
@@ -34,7 +35,11 @@ def pending(**kw: Any) -> blocks.RequestView:
 
 
 def rendered(view: blocks.RequestView) -> list[dict[str, Any]]:
-    return blocks.as_dicts(blocks.request_blocks(view))
+    """The message's blocks, checked by slack_sdk's block models: each dict parses into its model
+    and serialises back unchanged (``to_dict`` raises on any Slack limit exceeded)."""
+    dicts = blocks.request_blocks(view)
+    assert [block.to_dict() for block in Block.parse_all(dicts)] == dicts
+    return dicts
 
 
 def buttons(dicts: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -74,6 +79,21 @@ def test_long_reasoning_and_draft_are_trimmed_to_slack_limits() -> None:
     for block in dicts:
         if block["type"] == "section":
             assert len(block["text"]["text"]) <= 3000
+
+
+def test_the_round_trip_check_catches_a_block_over_slacks_limits() -> None:
+    """``rendered``'s check is not vacuous: a section over 3,000 characters or a header over 150
+    fails it, the way Slack would refuse the message."""
+    from slack_sdk.errors import SlackObjectFormationError
+
+    for block in (
+        {"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}},
+        {"type": "header", "text": {"type": "plain_text", "text": "x" * 151}},
+    ):
+        with pytest.raises(SlackObjectFormationError):
+            [b.to_dict() for b in Block.parse_all([block])]
+    long_header = pending(customer_email="e" * 400 + "@example.com")
+    assert len(rendered(long_header)[0]["text"]["text"]) <= 150
 
 
 def test_decided_states_have_no_decision_buttons() -> None:

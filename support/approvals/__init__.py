@@ -24,8 +24,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal, cast
 
-from sqlalchemy import CursorResult, Executable, and_, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Executable,
+    Update,
+    and_,
+    bindparam,
+    or_,
+    select,
+    update,
+)
 
 from support import audit, db, metrics
 from support.approvals.edits import MAX_AMOUNT_DIGITS, InvalidEdit, validate_edits, whole_amount
@@ -66,15 +75,51 @@ Decision = Literal["approved", "rejected"]
 SYSTEM = "system"
 
 
-def _changed(session: Session, statement: Executable) -> int:
-    """Rows an UPDATE changed (the row count that says who won).
-
-    Run on the session's connection, in its transaction, as plain Core: the ORM's bulk-UPDATE path
-    (with ``synchronize_session=False`` it had nothing to synchronise) only added CPU. Callers add
-    ORM objects (audit rows) after their UPDATEs, so there is nothing to autoflush first.
-    """
-    result = session.connection().execute(statement)
+def _changed(conn: Connection, statement: Executable, params: dict[str, Any] | None = None) -> int:
+    """Rows an UPDATE changed (the row count that says who won), in ``conn``'s transaction."""
+    result = conn.execute(statement, params or {})
     return cast(CursorResult[Any], result).rowcount
+
+
+def _decide_statement(*, from_message: bool) -> Update:
+    """The conditional UPDATE that decides, with bind parameters only (built once per shape:
+    building an UPDATE and its cache key costs more CPU than running it)."""
+    conditions = [
+        ApprovalRequest.id == bindparam("b_id"),
+        ApprovalRequest.status == "pending",
+        or_(ApprovalRequest.expires_at.is_(None), ApprovalRequest.expires_at > bindparam("b_now")),
+    ]
+    if from_message:
+        conditions.append(
+            or_(
+                ApprovalRequest.slack_ts.is_(None),
+                and_(
+                    ApprovalRequest.slack_channel == bindparam("b_channel"),
+                    ApprovalRequest.slack_ts == bindparam("b_ts"),
+                ),
+            )
+        )
+    return (
+        update(ApprovalRequest)
+        .where(*conditions)
+        .values(
+            status=bindparam("b_decision", type_=ApprovalRequest.status.type),
+            decided_by=bindparam("b_user", type_=ApprovalRequest.decided_by.type),
+            decided_at=bindparam("b_now", type_=ApprovalRequest.decided_at.type),
+            reason=bindparam("b_reason", type_=ApprovalRequest.reason.type),
+            edits=bindparam("b_edits", type_=ApprovalRequest.edits.type),
+        )
+    )
+
+
+_DECIDE = {
+    from_message: _decide_statement(from_message=from_message) for from_message in (False, True)
+}
+_ACTION_STATUS = (
+    update(Action)
+    .where(Action.id == bindparam("b_id"))
+    .values(status=bindparam("b_status", type_=Action.status.type))
+)
 
 
 def decide(
@@ -95,54 +140,36 @@ def decide(
 
     One conditional UPDATE decides; the winner's transaction also sets ``actions.status`` and
     appends the audit rows. ``edits`` (from ``validate_edits``) are stored on the request; the
-    action keeps the agent's proposal, and ``support.actions.effective`` merges the two. A request past ``expires_at`` cannot be decided any more
-    (``Outcome.late``), even before its run has marked it expired. The returned record is read in
-    the same transaction (one connection, one commit per click).
+    action keeps the agent's proposal, and ``support.actions.effective`` merges the two. A request
+    past ``expires_at`` cannot be decided any more (``Outcome.late``), even before its run has
+    marked it expired. The returned record is read in the same transaction (one connection, one
+    commit per click, plain Core: this is the click's critical path).
     """
     if decision not in ("approved", "rejected"):
         raise ValueError(f"unknown decision {decision!r}")
     if decision == "rejected" and not (reason and reason.strip()):
         raise ValueError("a rejection needs a reason")
     moment = now or utcnow()
-    conditions = [
-        ApprovalRequest.id == action_id,
-        ApprovalRequest.status == "pending",
-        or_(ApprovalRequest.expires_at.is_(None), ApprovalRequest.expires_at > moment),
-    ]
+    params: dict[str, Any] = {
+        "b_id": action_id,
+        "b_now": moment,
+        "b_decision": decision,
+        "b_user": user_id,
+        "b_reason": reason.strip() if reason else None,
+        "b_edits": edits or None,
+    }
     if message is not None:
-        conditions.append(
-            or_(
-                ApprovalRequest.slack_ts.is_(None),
-                and_(
-                    ApprovalRequest.slack_channel == message[0],
-                    ApprovalRequest.slack_ts == message[1],
-                ),
-            )
-        )
-    with db.session() as s:
-        won = (
-            _changed(
-                s,
-                update(ApprovalRequest)
-                .where(*conditions)
-                .values(
-                    status=decision,
-                    decided_by=user_id,
-                    decided_at=moment,
-                    reason=reason.strip() if reason else None,
-                    edits=edits or None,
-                ),
-            )
-            == 1
-        )
+        params["b_channel"], params["b_ts"] = message
+    with db.engine().begin() as conn:
+        won = _changed(conn, _DECIDE[message is not None], params) == 1
         if won:
-            _changed(s, update(Action).where(Action.id == action_id).values(status=decision))
+            _changed(conn, _ACTION_STATUS, {"b_id": action_id, "b_status": decision})
         # The state that stands, read in the same transaction (the winner's own writes, or what
         # the winner committed before this loser's UPDATE found nothing to change).
-        record = record_in(s, action_id)
+        record = record_in(conn, action_id)
         if won:
             assert record is not None  # approval_requests.id references actions.id
-            _audit_decision(s, record, decision, user_id, moment, reason, edits)
+            _audit_decision(conn, record, decision, user_id, moment, reason, edits)
     if won and record is not None:
         metrics.decision("edited" if edits else decision, record.created_at, moment)
     late = (
@@ -163,7 +190,7 @@ def decide(
 
 
 def _audit_decision(
-    session: Session,
+    conn: Connection,
     record: ApprovalRecord,
     decision: Decision,
     user_id: str,
@@ -183,8 +210,8 @@ def _audit_decision(
     if edits:
         detail["edits"] = edits
         detail["parametersBefore"] = before
-    audit.append_in(
-        session,
+    audit.append_on(
+        conn,
         f"approval.{decision}",
         actor=user_id,
         action_id=record.action_id,
@@ -192,8 +219,8 @@ def _audit_decision(
         detail=detail,
     )
     if edits:
-        audit.append_in(
-            session,
+        audit.append_on(
+            conn,
             "approval.edited",
             actor=user_id,
             action_id=record.action_id,
@@ -205,10 +232,10 @@ def _audit_decision(
 def expire(action_id: str, *, now: dt.datetime | None = None) -> Outcome:
     """Mark a still-pending request expired (the run's timeout); no-op for a decided one."""
     moment = now or utcnow()
-    with db.session() as s:
+    with db.engine().begin() as conn:
         won = (
             _changed(
-                s,
+                conn,
                 update(ApprovalRequest)
                 .where(ApprovalRequest.id == action_id, ApprovalRequest.status == "pending")
                 .values(status="expired", decided_at=moment, decided_by=SYSTEM),
@@ -216,10 +243,10 @@ def expire(action_id: str, *, now: dt.datetime | None = None) -> Outcome:
             == 1
         )
         if won:
-            _changed(s, update(Action).where(Action.id == action_id).values(status="expired"))
-            conversation = s.scalar(select(Action.conversation_id).where(Action.id == action_id))
-            audit.append_in(
-                s,
+            _changed(conn, update(Action).where(Action.id == action_id).values(status="expired"))
+            conversation = conn.scalar(select(Action.conversation_id).where(Action.id == action_id))
+            audit.append_on(
+                conn,
                 "approval.expired",
                 actor=SYSTEM,
                 action_id=action_id,
@@ -245,9 +272,9 @@ def resolve(action_id: str, *, now: dt.datetime | None = None) -> Outcome:
 
 def mark_resolved(action_id: str, *, now: dt.datetime | None = None) -> bool:
     """The run has taken the decision: the reconciler stops re-announcing it. True if changed."""
-    with db.session() as s:
+    with db.engine().begin() as conn:
         changed = _changed(
-            s,
+            conn,
             update(ApprovalRequest)
             .where(ApprovalRequest.id == action_id, ApprovalRequest.resolved_at.is_(None))
             .values(resolved_at=now or utcnow()),
@@ -260,11 +287,13 @@ def record_message(
 ) -> None:
     """Save where the request was posted (and when it expires, if not known yet)."""
     values: dict[str, Any] = {"slack_channel": channel, "slack_ts": ts}
-    with db.session() as s:
-        _changed(s, update(ApprovalRequest).where(ApprovalRequest.id == action_id).values(**values))
+    with db.engine().begin() as conn:
+        _changed(
+            conn, update(ApprovalRequest).where(ApprovalRequest.id == action_id).values(**values)
+        )
         if expires_at is not None:
             _changed(
-                s,
+                conn,
                 update(ApprovalRequest)
                 .where(ApprovalRequest.id == action_id, ApprovalRequest.expires_at.is_(None))
                 .values(expires_at=expires_at),
@@ -273,9 +302,9 @@ def record_message(
 
 def mark_reminded(action_id: str, *, now: dt.datetime | None = None) -> bool:
     """True for the one caller that records the reminder (a retried step does not remind twice)."""
-    with db.session() as s:
+    with db.engine().begin() as conn:
         changed = _changed(
-            s,
+            conn,
             update(ApprovalRequest)
             .where(
                 ApprovalRequest.id == action_id,

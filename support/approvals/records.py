@@ -7,7 +7,7 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import Connection, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from support import db
@@ -92,8 +92,8 @@ def iso_utc(moment: dt.datetime | None) -> str:
 
 
 def load(action_id: str) -> ApprovalRecord | None:
-    with db.session() as s:
-        return record_in(s, action_id)
+    with db.engine().connect() as conn:
+        return record_in(conn, action_id)
 
 
 # Only the columns an ApprovalRecord carries (not the app's secrets and URLs): with the pure-Python
@@ -140,8 +140,10 @@ _RECORD_BY_ID = (
 )
 
 
-def record_in(session: Session, action_id: str) -> ApprovalRecord | None:
-    row = session.connection().execute(_RECORD_BY_ID, {"action_id": action_id}).first()
+def record_in(target: Connection | Session, action_id: str) -> ApprovalRecord | None:
+    """The record, read in the transaction of ``target`` (a Core connection or a session)."""
+    conn = target.connection() if isinstance(target, Session) else target
+    row = conn.execute(_RECORD_BY_ID, {"action_id": action_id}).first()
     if row is None:
         return None
     values = dict(row._mapping)

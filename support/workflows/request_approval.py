@@ -158,9 +158,7 @@ def post_to_slack(action_id: str, timeout_hours: float, attempt: int = 0) -> dic
             "no Slack channel for approvals: set SLACK_APPROVAL_CHANNEL or the app's channel"
         )
     expires_at = record.expires_at or (record.created_at + dt.timedelta(hours=timeout_hours))
-    view = view_of(record)
-    if record.expires_at is None:
-        view = blocks.RequestView.from_dict({**record.as_dict(), "expires_at": expires_at})
+    view = view_of(record, expires_at=expires_at)
     client = slack_client()
     try:
         found = find_posted(client, channel, action_id, record.created_at) if attempt else None
@@ -168,7 +166,7 @@ def post_to_slack(action_id: str, timeout_hours: float, attempt: int = 0) -> dic
             response = client.chat_postMessage(
                 channel=channel,
                 text=blocks.fallback_text(view),
-                blocks=blocks.as_dicts(blocks.request_blocks(view)),
+                blocks=blocks.request_blocks(view),
                 metadata=request_metadata(action_id),
                 unfurl_links=False,
             )

@@ -221,7 +221,7 @@ def pending(i: int = 1, **kw: Any) -> blocks.RequestView:
 
 def test_our_builders_are_within_slack_limits() -> None:
     view = pending(context_degraded=True)
-    message = blocks.as_dicts(blocks.request_blocks(view))
+    message = blocks.request_blocks(view)
     assert (
         contract.check(
             "chat.postMessage",
