@@ -39,7 +39,7 @@ PARTS: list[tuple[str, tuple[str, ...]]] = [
     ),
     ("  SQLAlchemy compile cache keys", ("cache_key",)),
     ("  PyMySQL (driver: send, read, parse)", ("pymysql/",)),
-    ("  pool checkout / pre-ping / reset", ("pool/base.py", "do_ping", "_reset")),
+    ("  pool checkout / idle ping / reset", ("pool/base.py", "do_ping", "_reset", "ping")),
     ("  ORM unit of work (flush)", ("orm/unitofwork.py", "orm/persistence.py")),
     ("events: models + send (pydantic, Inngest SDK, httpx)", ("announce (slack/listeners.py",)),
     ("  pydantic model_dump / validation", ("pydantic",)),

@@ -1,13 +1,15 @@
 """The MariaDB pool: no needless round trips, and still no error after the server drops connections.
 
-``support.db`` keeps ``pool_pre_ping`` (a dead pooled connection is replaced at checkout) and turns
-off the pool's reset-on-return ROLLBACK (every unit of work ends its own transaction). The server
-dropping every connection is what a restart does to the pool; here it is done with ``KILL``, on
-this session's own connections only (the shared server keeps running).
+``support.db`` pings a pooled connection at checkout only when it sat idle for more than
+``PING_AFTER_IDLE_SECONDS`` (a dead one is replaced, with every older one), and turns off the pool's
+reset-on-return ROLLBACK (every unit of work ends its own transaction). The server dropping every
+connection is what a restart does to the pool; here it is done with ``KILL``, on this session's own
+connections only (the shared server keeps running).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -59,6 +61,14 @@ def test_a_unit_of_work_commits_once_and_the_pool_adds_no_rollback(mysql: str) -
     assert rows[0][0] == audit_id
 
 
+def kill(mysql: str, ids: list[Any]) -> None:
+    admin = sa.create_engine(mysql)
+    with admin.connect() as conn:
+        for conn_id in ids:
+            conn.exec_driver_sql(f"KILL CONNECTION {int(conn_id)}")
+    admin.dispose()
+
+
 def test_connections_dropped_by_the_server_are_replaced_without_an_error(mysql: str) -> None:
     apps.add(
         slug="acme",
@@ -72,11 +82,9 @@ def test_connections_dropped_by_the_server_are_replaced_without_an_error(mysql: 
     ids = [c.exec_driver_sql("SELECT CONNECTION_ID()").scalar() for c in held]
     for c in held:
         c.close()
-    admin = sa.create_engine(mysql)
-    with admin.connect() as conn:
-        for conn_id in ids:
-            conn.exec_driver_sql(f"KILL CONNECTION {int(conn_id)}")
-    admin.dispose()
+    kill(mysql, ids)
+    # A restart keeps the server away for longer than the idle limit (it stops first).
+    time.sleep(db.PING_AFTER_IDLE_SECONDS + 0.2)
 
     # Every request after the "restart" succeeds: the writer's ping finds each dead connection
     # first; the inbox lookup (no ping) retries once on a fresh connection.
@@ -113,7 +121,7 @@ def test_inbox_owner_takes_the_first_registered_inbox_in_order(mysql: str) -> No
     assert apps.inbox_owner([]) is None
 
 
-def test_inbox_lookup_is_one_round_trip_and_a_unit_of_work_three(
+def test_inbox_lookup_is_one_round_trip_and_a_unit_of_work_two(
     mysql: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     apps.add(
@@ -138,6 +146,32 @@ def test_inbox_lookup_is_one_round_trip_and_a_unit_of_work_three(
     assert len(sent) == 1 and sent[0].startswith("SELECT apps.id")
     sent.clear()
     audit.append("counted", actor="test")
-    # the ping (kept on the writer), the INSERT, the COMMIT; no ROLLBACK on return
-    assert len(sent) == 3
-    assert sent[1].startswith("INSERT INTO audit_log") and sent[2] == "COMMIT"
+    # a connection back within the idle limit: the INSERT, the COMMIT; no ping, no ROLLBACK
+    assert len(sent) == 2, sent
+    assert sent[0].startswith("INSERT INTO audit_log") and sent[1] == "COMMIT"
+    sent.clear()
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)  # every connection counts as idle
+    audit.append("counted", actor="test")
+    assert len(sent) == 3, sent  # the ping (COM_PING), then the same two
+    assert sent[0] == "command 14" and sent[1].startswith("INSERT INTO audit_log")
+
+
+def test_a_connection_killed_within_the_idle_limit_fails_one_unit_of_work_out_loud(
+    mysql: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The price of skipping the ping: a connection the server dropped less than
+    ``PING_AFTER_IDLE_SECONDS`` after its last use fails the one unit of work that takes it, with
+    a disconnect error (nothing is written), and that error invalidates the pool: the next one
+    succeeds on a fresh connection."""
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 3600.0)
+    audit.append("warm", actor="test")
+    with db.engine().connect() as conn:
+        conn_id = conn.exec_driver_sql("SELECT CONNECTION_ID()").scalar()
+    kill(mysql, [conn_id])
+    with pytest.raises(sa.exc.OperationalError):
+        audit.append("lost", actor="test")
+    audit.append("after", actor="test")
+    with db.engine().connect() as conn:
+        assert conn.exec_driver_sql("SELECT CONNECTION_ID()").scalar() != conn_id
+        events = conn.exec_driver_sql("SELECT event FROM audit_log ORDER BY id").scalars().all()
+    assert events == ["warm", "after"]

@@ -9,7 +9,7 @@ to the process this test started) and ``start()`` brings it back on the same dat
 The scenario: an approved refund is executing; the product app takes a few seconds to answer the
 refund call; meanwhile the database goes away. The refund call returns, the next step (recording the
 result) fails against the dead database and Inngest schedules a retry; the database comes back; the
-retry records the result through a reconnected pool (``pool_pre_ping``). A second request, pending in
+retry records the result through a reconnected pool (the idle ping, ``support.db.PING_AFTER_IDLE_SECONDS``). A second request, pending in
 Slack before the outage, is decided after it: the gunicorn workers' Slack listeners reconnect too.
 """
 
