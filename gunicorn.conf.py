@@ -34,7 +34,7 @@ def post_fork(server: Any, worker: Any) -> None:
     from support import inngest_client
 
     inngest_client.set_send_slots(threads - 1)
-    # Python's default GIL switch interval (5 ms) lets a thread doing a click's lazy-listener work (rows,
+    # Python's default GIL switch interval (5 ms) lets a thread doing a click's follow-up work (rows,
     # JSON, Block Kit) keep the GIL for 5 ms while an ack waits for it; at 1 ms the Slack ack p99
     # under 50 concurrent clicks fell from ~180 to ~130 ms at no extra CPU (benchmarks/RESULTS.md).
     sys.setswitchinterval(float(os.environ.get("PYTHON_SWITCH_INTERVAL_MS", "1")) / 1000)

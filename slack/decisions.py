@@ -22,13 +22,11 @@ log = logging.getLogger(__name__)
 
 NOT_APPROVER = "You are not an approver for this action."
 NOT_THIS_MESSAGE = "This button does not belong to that request; nothing was changed."
-AFTER = "approval_after"
-"""The ``context`` key where an ``ack`` listener leaves its ``After`` for the lazy listener."""
 
 
 @dataclasses.dataclass(frozen=True)
 class After:
-    """What the lazy listener does once the click is acknowledged (handed over by Bolt).
+    """What follows the acknowledgement of a click (``slack.after_ack``).
 
     ``decided``: the record this click decided (announce it, redraw the message); ``note``: a text
     for the clicker (refused, lost the race, expired...); ``record``: where to say it.
@@ -37,12 +35,6 @@ class After:
     decided: approvals.ApprovalRecord | None = None
     note: str | None = None
     record: approvals.ApprovalRecord | None = None
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> After:
-        """Bolt deep-copies the context (twice) for the lazy listener; an After is frozen and
-        only read after the acknowledgement, so the copy is the same object (saves ~0.1 ms a
-        click)."""
-        return self
 
 
 class NotTold(RuntimeError):

@@ -5,7 +5,9 @@ The parts, one concern each: ``slack/clicks.py`` reads a click and checks who ma
 decision (or a refusal) after the acknowledgement, ``slack/home.py`` publishes App Home.
 
 Timing. The Bolt app runs with ``process_before_response=True``: Slack's HTTP answer waits for the
-``ack`` listener, and Bolt *lazy listeners* run in Bolt's thread pool after the answer went out.
+listener, and what follows the answer is handed to ``later`` (``slack/after_ack.py``): it runs on
+Bolt's listener executor, the thread pool Bolt runs lazy listeners on, without their deep copy of
+the request.
 
 Nothing acknowledged is lost. A decision is recorded BEFORE the acknowledgement: the ``ack``
 listener of the Approve button and of the two modals checks the approver, validates the input and
@@ -14,7 +16,7 @@ database is down, the input cannot be stored) the clicker is told so, in Slack, 
 live: a button click gets an ephemeral "not recorded, try again" (sent before the acknowledgement;
 if even that fails, the click is answered with an error Slack shows), a modal stays open with the
 error on its input. What follows a recorded decision (its events, the message redrawn without
-buttons, a loser told who won) runs in the lazy listener: a failure there loses nothing, the row
+buttons, a loser told who won) runs after it (``later``): a failure there loses nothing, the row
 holds the decision and ``reconcile-decisions`` re-sends the events. Opening a modal and App Home
 need no decision and run after the acknowledgement.
 
@@ -34,14 +36,14 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext
+from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.models.views import View
 
 from slack import blocks
+from slack.after_ack import later_on
 from slack.clicks import Click, allowed, modal_metadata
 from slack.decisions import (
-    AFTER,
     NOT_THIS_MESSAGE,
     After,
     NotTold,
@@ -75,16 +77,18 @@ log = logging.getLogger(__name__)
 
 def register(app: App, config: Config) -> None:
     """Attach every listener to ``app``."""
+    later = later_on(app)
 
     def ack_only(ack: Ack) -> None:
         ack()
 
-    def approve(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    def approve(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         """Decide before the acknowledgement; on failure the clicker is told (buttons live)."""
         click = Click.from_action(body)
         if not allowed(config, click.user_id, click.team_id) or click.unbound:
             ack()
-            context[AFTER] = refused(click)
+            after = refused(click)
+            later(lambda: after_approve(client, click, after))
             return
         try:
             outcome = approvals.decide(
@@ -97,12 +101,12 @@ def register(app: App, config: Config) -> None:
             ack()
             return
         ack()
-        context[AFTER] = after_decision(outcome)
+        decided = after_decision(outcome)
+        later(lambda: after_approve(client, click, decided))
 
-    def after_approve(body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
-        click = Click.from_action(body)
-        follow_up(client, click, context.get(AFTER))
-        if click.from_home and context.get(AFTER) is not None:
+    def after_approve(client: WebClient, click: Click, after: After) -> None:
+        follow_up(client, click, after)
+        if click.from_home:
             publish_home(config, client, click.user_id)
 
     def open_modal(
@@ -129,31 +133,33 @@ def register(app: App, config: Config) -> None:
         view.private_metadata = modal_metadata(record.action_id, click.message)
         client.views_open(trigger_id=body["trigger_id"], view=view)
 
-    def open_reject(body: dict[str, Any], client: WebClient) -> None:
-        open_modal(body, client, blocks.reject_modal)
+    def open_reject(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        later(lambda: open_modal(body, client, blocks.reject_modal))
 
-    def open_edit(body: dict[str, Any], client: WebClient) -> None:
-        open_modal(body, client, blocks.edit_modal)
+    def open_edit(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        later(lambda: open_modal(body, client, blocks.edit_modal))
 
     def decide_in_modal(
-        ack: Ack, context: BoltContext, click: Click, block: str, decide: Callable[[], After]
+        ack: Ack, client: WebClient, click: Click, block: str, decide: Callable[[], After]
     ) -> None:
         """Validated input: decide inside the view's acknowledgement (an error keeps the modal
         open, shown on ``block``); a refused clicker is told after it."""
         if not allowed(config, click.user_id, click.team_id):
             ack()
-            context[AFTER] = refused(click)
-            return
-        try:
-            after = decide()
-        except Exception as exc:
-            log.exception("approval.not_recorded action_id=%s", click.action_id)
-            ack(response_action="errors", errors={block: modal_error(exc)})
-            return
-        ack()
-        context[AFTER] = after
+            after = refused(click)
+        else:
+            try:
+                after = decide()
+            except Exception as exc:
+                log.exception("approval.not_recorded action_id=%s", click.action_id)
+                ack(response_action="errors", errors={block: modal_error(exc)})
+                return
+            ack()
+        later(lambda: follow_up(client, click, after))
 
-    def submit_reject(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+    def submit_reject(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         click = Click.from_view(body)
         reason = reason_of(body)
         problem = reason_problem(reason)
@@ -162,7 +168,7 @@ def register(app: App, config: Config) -> None:
             return
         decide_in_modal(
             ack,
-            context,
+            client,
             click,
             blocks.REASON_BLOCK,
             lambda: after_decision(
@@ -172,7 +178,7 @@ def register(app: App, config: Config) -> None:
             ),
         )
 
-    def submit_edit(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+    def submit_edit(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         click = Click.from_view(body)
         problem = amount_problem(input_value(body, blocks.AMOUNT_BLOCK, blocks.AMOUNT_INPUT))
         if problem:
@@ -184,21 +190,19 @@ def register(app: App, config: Config) -> None:
             ack(response_action="errors", errors={blocks.DRAFT_BLOCK: problem})
             return
         decide_in_modal(
-            ack, context, click, error_block(body), lambda: decide_edit(click, edits_of(body))
+            ack, client, click, error_block(body), lambda: decide_edit(click, edits_of(body))
         )
 
-    def after_submit(body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
-        follow_up(client, Click.from_view(body), context.get(AFTER))
+    def home(ack: Ack, event: dict[str, Any], client: WebClient) -> None:
+        ack()
+        if event.get("tab", "home") == "home":
+            user = str(event["user"])
+            later(lambda: publish_home(config, client, user))
 
-    def home(event: dict[str, Any], body: dict[str, Any], client: WebClient) -> None:
-        if event.get("tab", "home") != "home":
-            return
-        publish_home(config, client, str(event["user"]))
-
-    app.action(blocks.APPROVE)(ack=approve, lazy=[after_approve])
-    app.action(blocks.REJECT)(ack=ack_only, lazy=[open_reject])
-    app.action(blocks.EDIT)(ack=ack_only, lazy=[open_edit])
+    app.action(blocks.APPROVE)(approve)
+    app.action(blocks.REJECT)(open_reject)
+    app.action(blocks.EDIT)(open_edit)
     app.action(blocks.OPEN_IN_FRONT)(ack_only)
-    app.view(blocks.REJECT_CALLBACK)(ack=submit_reject, lazy=[after_submit])
-    app.view(blocks.EDIT_CALLBACK)(ack=submit_edit, lazy=[after_submit])
-    app.event("app_home_opened")(ack=ack_only, lazy=[home])
+    app.view(blocks.REJECT_CALLBACK)(submit_reject)
+    app.view(blocks.EDIT_CALLBACK)(submit_edit)
+    app.event("app_home_opened")(home)

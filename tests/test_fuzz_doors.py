@@ -170,7 +170,7 @@ def door(private_database: str) -> Iterator[Door]:
 
 @pytest.fixture
 def quiet(door: Door) -> Iterator[Door]:
-    """Per test: rows and events before == after (lazy Slack listeners get a moment to finish)."""
+    """Per test: rows and events before == after (the Slack listeners' follow-up gets a moment to finish)."""
     before = door.counts()
     door.errors.records.clear()
     yield door

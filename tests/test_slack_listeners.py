@@ -1,7 +1,7 @@
 """Slack listeners over real HTTP with Bolt's signature check: who may decide, exactly once, fast.
 
 Every click is a signed form POST to ``/slack/events`` on the served app. A decision is committed
-before the answer; what follows it (events, the redraw, notes to losers) runs in Bolt lazy listeners,
+before the answer; what follows it (events, the redraw, notes to losers) runs after it on Bolt's listener executor,
 so tests wait for those visible effects. The outage tests stop a private MariaDB server
 (``tests/private_mariadb.py``), never the shared one.
 """
