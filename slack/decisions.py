@@ -199,7 +199,9 @@ def announce(record: approvals.ApprovalRecord) -> None:
         ),
     ]
     try:
-        inngest_client.send_bounded(events)  # a hung Inngest holds no listener thread for long
+        # After the answer, on Bolt's executor: a hung Inngest holds no listener thread for long,
+        # and a burst of clicks waits a moment for a send slot instead of giving up.
+        inngest_client.send_bounded(events, slot_wait=inngest_client.AFTER_ANSWER_SLOT_WAIT_SECONDS)
     except Exception:
         log.exception(
             "approval.decision_send_failed action_id=%s (committed; reconcile-decisions re-sends)",
