@@ -30,8 +30,8 @@ from support import audit, db
 from support.config import current
 from support.db.models import Draft, utcnow
 from support.events import AutoSendRequested, InboundReceived, OutboundSent
-from support.front import (
-    FrontClient,
+from support.front import FrontClient
+from support.front_errors import (
     FrontConfigError,
     FrontError,
     FrontNotFound,

@@ -26,7 +26,8 @@ import inngest
 from support import actions
 from support.config import current
 from support.events import ACTION_ID_FIELD, ExecuteActionRequested
-from support.front import FrontClient, FrontError
+from support.front import FrontClient
+from support.front_errors import FrontError
 from support.inngest_client import definitions
 from support.integrations import IntegrationAuthError, IntegrationRejected
 from support.results import ActionRun, Claim, EffectiveAction, ExecutionOutcome, run_step

@@ -31,7 +31,8 @@ from support import approvals, audit, db, metrics
 from support.config import current
 from support.db.models import Action
 from support.events import ACTION_ID_FIELD
-from support.front import FrontClient, FrontError
+from support.front import FrontClient
+from support.front_errors import FrontError
 from support.results import ApprovalClosed, Failure, Notice, run_step
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,9 @@ from support.agent.result import AgentResult
 from support.config import current
 from support.db.models import App
 from support.events import InboundReceived
-from support.front import FrontClient, FrontConfigError, FrontError, FrontRateLimited, Message
+from support.front import FrontClient
+from support.front_errors import FrontConfigError, FrontError, FrontRateLimited
+from support.front_message import Message
 from support.integrations import IntegrationClient, IntegrationError
 from support.results import AgentTurn, AutoSendGate, DraftRecord, InboundContext, RuleCheck
 

@@ -16,7 +16,8 @@ from support import actions, audit
 from support import agent as agent_module
 from support.config import current
 from support.events import ACTION_ID_FIELD, DraftRevisionRequested
-from support.front import FrontClient, FrontError
+from support.front import FrontClient
+from support.front_errors import FrontError
 from support.inngest_client import definitions
 from support.results import DraftRecord, Revision, run_step
 from support.workflows.failures import on_failure
