@@ -25,18 +25,14 @@ from typing import Any
 
 import httpx
 
-from support.http_calls import Api
+from support.http_calls import Api, CallFailed
 
 DEFAULT_RETRY_AFTER = 5.0
 MAX_RETRY_AFTER = 900.0  # Front's windows are a minute long; a larger value is a bad header
 
 
-class FrontError(Exception):
+class FrontError(CallFailed):
     """A Front call failed or answered something this client cannot use."""
-
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class FrontConfigError(FrontError):

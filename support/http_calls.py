@@ -16,17 +16,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 
 from support import metrics
 
 
-class CallError(Protocol):
-    """An error class of a client: ``Error(message, status=...)``."""
+class CallFailed(Exception):
+    """Base of a client's errors: the message, and the HTTP status when there was an answer."""
 
-    def __call__(self, message: str, *, status: int | None = None) -> Exception: ...
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -39,9 +41,9 @@ class Api:
     """How error messages begin: ``"Front"``, ``"integration"``."""
     refused: str
     """The 401/403 message: a format string of ``where``, ``status`` and ``message``."""
-    refused_error: CallError
-    unavailable: CallError
-    rejected: CallError
+    refused_error: type[CallFailed]
+    unavailable: type[CallFailed]
+    rejected: type[CallFailed]
     detail: Callable[[Any], str | None]
     """The API's own error text in a JSON error body (None: not of its shape)."""
 

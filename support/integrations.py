@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 
 from support import http_calls
+from support.http_calls import CallFailed
 
 SIGNATURE_HEADER = "X-Support-Signature"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -40,10 +41,8 @@ TIMEOUT_SECONDS = 10.0
 """Per-request timeout (module setting so tests can shorten it)."""
 
 
-class IntegrationError(Exception):
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
+class IntegrationError(CallFailed):
+    """An integration call failed or answered something this client cannot use."""
 
 
 class IntegrationUnavailable(IntegrationError):
