@@ -280,12 +280,10 @@ def create_action(run_id: str, context: InboundContext, decision: AgentResult) -
     if proposed is None:
         raise inngest.NonRetriableError("create-action without a proposed action")
     return actions.create(
+        proposed,
         action_id=actions.action_id_for(f"inbound:{run_id}"),
         conversation_id=context.conversation_id,
         app_id=context.app_id,
-        action_type=proposed.type,
-        parameters=proposed.parameters,
-        requires_approval=proposed.requires_approval,
         reasoning=decision.reasoning,
         draft_body=decision.draft_body,
         customer_email=context.account_owner(),
