@@ -5,11 +5,13 @@ names, and only for an approver of the expected workspace."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from support.config import Config
 
 
+@dataclass(kw_only=True)
 class Click:
     """Who acted, on which action (a hint), from where.
 
@@ -19,24 +21,13 @@ class Click:
     ``unbound``: why the click cannot be tied to its action (refused, nothing changes).
     """
 
-    def __init__(
-        self,
-        *,
-        user_id: str,
-        team_id: str | None,
-        action_id: str,
-        channel: str | None,
-        from_home: bool,
-        message_ts: str | None = None,
-        unbound: str | None = None,
-    ) -> None:
-        self.user_id = user_id
-        self.team_id = team_id
-        self.action_id = action_id
-        self.channel = channel
-        self.from_home = from_home
-        self.message_ts = message_ts
-        self.unbound = unbound
+    user_id: str
+    team_id: str | None
+    action_id: str
+    channel: str | None
+    from_home: bool
+    message_ts: str | None = None
+    unbound: str | None = None
 
     @property
     def message(self) -> tuple[str, str] | None:

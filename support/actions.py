@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
@@ -31,6 +31,9 @@ from support.results import (
     ExecutionOutcome,
 )
 
+if TYPE_CHECKING:
+    from support.agent.result import ProposedAgentAction
+
 _NAMESPACE = uuid.UUID("6f1d3c1e-8a57-4a43-9a0e-0c3b7f0b8e11")
 
 
@@ -44,13 +47,11 @@ def action_id_for(key: str) -> str:
 
 
 def create(
+    proposed: ProposedAgentAction,
     *,
     action_id: str,
     conversation_id: str,
     app_id: int,
-    action_type: str,
-    parameters: dict[str, Any],
-    requires_approval: bool,
     reasoning: str,
     draft_body: str | None,
     customer_email: str | None,
@@ -58,10 +59,12 @@ def create(
     approval_timeout_hours: float,
     usage: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Insert the action (and its pending approval request); a second call returns the first row.
+    """Insert the action the agent ``proposed`` (and its pending approval request); a second call
+    returns the first row.
 
     ``usage`` (the agent run's model and tokens) is recorded in the ``action.proposed`` audit row.
     """
+    requires_approval = proposed.requires_approval
     with db.session() as s:
         existing = s.get(Action, action_id)
         if existing is not None:
@@ -71,8 +74,8 @@ def create(
             id=action_id,
             conversation_id=conversation_id,
             app_id=app_id,
-            type=action_type,
-            parameters=parameters,
+            type=proposed.type,
+            parameters=proposed.parameters,
             requires_approval=requires_approval,
             status="pending_approval" if requires_approval else "proposed",
             reasoning=reasoning,
@@ -99,8 +102,8 @@ def create(
             action_id=action_id,
             conversation_id=conversation_id,
             detail={
-                "type": action_type,
-                "parameters": parameters,
+                "type": proposed.type,
+                "parameters": proposed.parameters,
                 "requiresApproval": requires_approval,
                 "contextDegraded": context_degraded,
                 **({"agentUsage": usage} if usage else {}),

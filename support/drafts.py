@@ -41,7 +41,8 @@ from sqlalchemy.exc import IntegrityError
 
 from support import audit, db
 from support.db.models import Draft, utcnow
-from support.front import FrontClient, FrontError, FrontNotFound
+from support.front import FrontClient
+from support.front_errors import FrontError, FrontNotFound
 from support.results import DraftRecord
 
 log = logging.getLogger(__name__)

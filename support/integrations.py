@@ -31,7 +31,8 @@ from typing import Any
 
 import httpx
 
-from support import metrics
+from support import http_calls
+from support.http_calls import CallFailed
 
 SIGNATURE_HEADER = "X-Support-Signature"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -40,10 +41,8 @@ TIMEOUT_SECONDS = 10.0
 """Per-request timeout (module setting so tests can shorten it)."""
 
 
-class IntegrationError(Exception):
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
+class IntegrationError(CallFailed):
+    """An integration call failed or answered something this client cannot use."""
 
 
 class IntegrationUnavailable(IntegrationError):
@@ -56,6 +55,23 @@ class IntegrationRejected(IntegrationError):
 
 class IntegrationAuthError(IntegrationError):
     """401/403: the app's integration secret does not match."""
+
+
+def _detail(body: Any) -> str | None:
+    """The integration API's error body: ``{"error": ...}``."""
+    return str(body["error"]) if isinstance(body, dict) and "error" in body else None
+
+
+INTEGRATION = http_calls.Api(
+    metric="integration",
+    name="integration",
+    refused="integration {where} refused our signature ({status}: {message}); "
+    "check the app's integration secret",
+    refused_error=IntegrationAuthError,
+    unavailable=IntegrationUnavailable,
+    rejected=IntegrationRejected,
+    detail=_detail,
+)
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
@@ -92,32 +108,12 @@ class IntegrationClient:
         if idempotency_key:
             headers[IDEMPOTENCY_HEADER] = idempotency_key
         url = f"{self.base_url}/api/support/{action}"
-        try:
-            response = httpx.post(url, content=body, headers=headers, timeout=self._timeout)
-        except httpx.TimeoutException as exc:
-            metrics.call_error("integration", "timeout")
-            raise IntegrationUnavailable(f"integration {action} timed out") from exc
-        except httpx.HTTPError as exc:
-            metrics.call_error("integration", "connection")
-            raise IntegrationUnavailable(f"integration {action} failed: {exc}") from exc
-        status = response.status_code
-        if status >= 400:
-            metrics.call_error("integration", status)
-        message = _error_message(response)
-        if status in (401, 403):
-            raise IntegrationAuthError(
-                f"integration {action} refused our signature ({status}: {message}); "
-                "check the app's integration secret",
-                status=status,
-            )
-        if status >= 500:
-            raise IntegrationUnavailable(
-                f"integration {action} answered {status}: {message}", status=status
-            )
-        if status >= 400:
-            raise IntegrationRejected(
-                f"integration {action} answered {status}: {message}", status=status
-            )
+        response = http_calls.send(
+            INTEGRATION,
+            action,
+            lambda: httpx.post(url, content=body, headers=headers, timeout=self._timeout),
+        )
+        http_calls.check_status(INTEGRATION, action, response)
         try:
             answer = response.json()
         except ValueError as exc:
@@ -161,13 +157,3 @@ class IntegrationClient:
             {"purchase_id": purchase_id, "to_email": to_email},
             idempotency_key=idempotency_key,
         )
-
-
-def _error_message(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:200]
-    if isinstance(body, dict) and "error" in body:
-        return str(body["error"])
-    return str(body)[:200]

@@ -306,7 +306,6 @@ def finish(
         )
     if stop_reason not in FINISHED:
         log.warning("agent.capped stop_reason=%s turns=%d", stop_reason, len(turns))
-    usage = usage_of(turns)
     return AgentResult(
         reasoning=reasoning,
         draft_body=state.draft_body,
@@ -317,9 +316,6 @@ def finish(
         stop_reason=stop_reason,
         tools_used=state.used,
         refusals=state.refusals,
-        input_tokens=usage.input_tokens,
-        output_tokens=usage.output_tokens,
-        cache_read_input_tokens=usage.cache_read_input_tokens,
-        cache_creation_input_tokens=usage.cache_creation_input_tokens,
         model=model,
+        **usage_of(turns).model_dump(),
     )

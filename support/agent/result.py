@@ -57,7 +57,7 @@ class AgentResult(BaseModel):
     stop_reason: str = "end_turn"
     tools_used: list[str] = Field(default_factory=list)
     refusals: list[dict[str, Any]] = Field(default_factory=list)
-    input_tokens: int = 0
+    input_tokens: int = 0  # the run's ``Usage``, field by field (the step output is flat)
     output_tokens: int = 0
     cache_read_input_tokens: int = 0
     cache_creation_input_tokens: int = 0
@@ -68,11 +68,5 @@ class AgentResult(BaseModel):
 
     def usage(self) -> dict[str, Any]:
         """The run's cost inputs (for the audit log and the logs)."""
-        return {
-            "model": self.model,
-            "turns": self.turns,
-            "inputTokens": self.input_tokens,
-            "outputTokens": self.output_tokens,
-            "cacheReadInputTokens": self.cache_read_input_tokens,
-            "cacheCreationInputTokens": self.cache_creation_input_tokens,
-        }
+        tokens = self.model_dump(by_alias=True, include=set(Usage.model_fields))
+        return {"model": self.model, "turns": self.turns, **tokens}

@@ -24,8 +24,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
+
+from pydantic.alias_generators import to_camel
 
 from support import policy
 from support.agent.schemas import ACTION_TOOLS, CATEGORIES, READ_TOOLS, TOOLS
@@ -112,18 +114,11 @@ class ToolState:
                 self.purchases[str(p["id"])] = p
 
     def to_json(self) -> dict[str, Any]:
+        """Every field but the client and the clock, camelCase (``from_json`` reads them back)."""
         return {
-            "sender": self.sender,
-            "user": self.user,
-            "purchases": self.purchases,
-            "draftBody": self.draft_body,
-            "category": self.category,
-            "confidence": self.confidence,
-            "actionType": self.action_type,
-            "actionParameters": self.action_parameters,
-            "used": self.used,
-            "refusals": self.refusals,
-            "integrationFailed": self.integration_failed,
+            to_camel(f.name): getattr(self, f.name)
+            for f in fields(self)
+            if f.name not in ("integration", "now")
         }
 
     @classmethod

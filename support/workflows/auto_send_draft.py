@@ -30,17 +30,16 @@ from support import audit, db
 from support.config import current
 from support.db.models import Draft, utcnow
 from support.events import AutoSendRequested, InboundReceived, OutboundSent
-from support.front import (
-    FrontClient,
+from support.front import FrontClient
+from support.front_errors import (
     FrontConfigError,
     FrontError,
     FrontNotFound,
     FrontRateLimited,
     FrontUnavailable,
 )
-from support.inngest_client import definitions
 from support.results import DraftDeletion, DraftSend, run_step
-from support.workflows.failures import on_failure
+from support.workflows.failures import event_function
 
 log = logging.getLogger(__name__)
 
@@ -128,15 +127,14 @@ def delete_sent_draft(front_draft_id: str) -> dict[str, Any]:
     return DraftDeletion(deleted=True, front_draft_id=front_draft_id).dump()
 
 
-@definitions.create_function(
+@event_function(
+    AutoSendRequested,
     fn_id="auto-send-draft",
-    trigger=inngest.TriggerEvent(event=AutoSendRequested.NAME),
     cancel=[
         inngest.Cancel(event=InboundReceived.NAME, if_exp=SAME_CONVERSATION),
         inngest.Cancel(event=OutboundSent.NAME, if_exp=SAME_CONVERSATION),
     ],
     retries=2,
-    on_failure=on_failure,
 )
 def auto_send_draft(ctx: inngest.ContextSync) -> dict[str, Any]:
     request = AutoSendRequested.parse(ctx.event.data)

@@ -26,11 +26,11 @@ import inngest
 from support import actions
 from support.config import current
 from support.events import ACTION_ID_FIELD, ExecuteActionRequested
-from support.front import FrontClient, FrontError
-from support.inngest_client import definitions
+from support.front import FrontClient
+from support.front_errors import FrontError
 from support.integrations import IntegrationAuthError, IntegrationRejected
 from support.results import ActionRun, Claim, EffectiveAction, ExecutionOutcome, run_step
-from support.workflows.failures import on_failure
+from support.workflows.failures import event_function
 from support.workflows.inbound_steps import (
     front_call_failed,
     integration_for,
@@ -86,21 +86,13 @@ def _run_action(action: EffectiveAction) -> dict[str, Any]:
 
 
 def create_action_draft(action: EffectiveAction) -> dict[str, Any]:
-    return write_draft(
-        key=f"action:{action.action_id}",
-        conversation_id=action.conversation_id,
-        body=action.draft_body or "",
-        app_id=action.app_id,
-        action_id=action.action_id,
-    ).dump()
+    draft = write_draft(
+        f"action:{action.action_id}", action, action.draft_body or "", action_id=action.action_id
+    )
+    return draft.dump()
 
 
-@definitions.create_function(
-    fn_id="execute-action",
-    trigger=inngest.TriggerEvent(event=ExecuteActionRequested.NAME),
-    retries=3,
-    on_failure=on_failure,
-)
+@event_function(ExecuteActionRequested, fn_id="execute-action", retries=3)
 def execute_action(ctx: inngest.ContextSync) -> dict[str, Any]:
     action_id = ExecuteActionRequested.parse(ctx.event.data).action_id
 

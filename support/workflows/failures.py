@@ -13,6 +13,8 @@ Steps, top to bottom (each its own step: a replay repeats none of them)::
     comment-in-front   for a conversation: a comment "the agent could not handle this
                        conversation: <why>" where the team works
 
+``event_function`` declares a function triggered by an event with this handler attached.
+
 Inngest gives failure handlers no retries, so the two notices catch their own errors (logged at
 ERROR, returned in the step's output) and one failing never stops the other.
 """
@@ -20,7 +22,7 @@ ERROR, returned in the step's output) and one failing never stops the other.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import inngest
@@ -30,8 +32,10 @@ from sqlalchemy import update
 from support import approvals, audit, db, metrics
 from support.config import current
 from support.db.models import Action
-from support.events import ACTION_ID_FIELD
-from support.front import FrontClient, FrontError
+from support.events import ACTION_ID_FIELD, EventData
+from support.front import FrontClient
+from support.front_errors import FrontError
+from support.inngest_client import definitions
 from support.results import ApprovalClosed, Failure, Notice, run_step
 
 log = logging.getLogger(__name__)
@@ -177,3 +181,16 @@ def on_failure(ctx: inngest.ContextSync) -> dict[str, Any]:
     if failure.conversation_id:
         front = run_step(ctx, "comment-in-front", comment_in_front, failure, out=Notice).dump()
     return {"failure": failure.dump(), "approval": closed, "slack": slack, "front": front}
+
+
+def event_function(
+    event: type[EventData], *, fn_id: str, **options: Any
+) -> Callable[[Callable[[inngest.ContextSync], Any]], inngest.Function[Any]]:
+    """``create_function`` for a function run by ``event`` whose failures go to ``on_failure``
+    (``options``: the SDK's others, e.g. ``retries``)."""
+    return definitions.create_function(
+        fn_id=fn_id,
+        trigger=inngest.TriggerEvent(event=event.NAME),
+        on_failure=on_failure,
+        **options,
+    )

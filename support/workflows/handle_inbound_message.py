@@ -30,7 +30,6 @@ from support.events import (
     InboundReceived,
     ProposedAction,
 )
-from support.inngest_client import definitions
 from support.results import (
     ActionRecord,
     AgentTurn,
@@ -44,23 +43,22 @@ from support.results import (
 )
 from support.workflows import inbound_steps as steps
 from support.workflows.execute_action import execute_action
-from support.workflows.failures import on_failure
+from support.workflows.failures import event_function
 
 CONVERSATION_KEY = "event.data.conversationId"
 MESSAGE_KEY = "event.data.messageId"
 """One run per Front message for 24 h, whatever the delivery (event) ids it arrives under."""
 
 
-@definitions.create_function(
+@event_function(
+    InboundReceived,
     fn_id="handle-inbound-message",
-    trigger=inngest.TriggerEvent(event=InboundReceived.NAME),
     throttle=inngest.Throttle(
         key=CONVERSATION_KEY, limit=1, period=dt.timedelta(seconds=10), burst=0
     ),
     concurrency=[inngest.Concurrency(key=CONVERSATION_KEY, limit=1)],
     idempotency=MESSAGE_KEY,
     retries=4,
-    on_failure=on_failure,
 )
 def handle_inbound_message(ctx: inngest.ContextSync) -> dict[str, Any]:
     event = InboundReceived.parse(ctx.event.data)

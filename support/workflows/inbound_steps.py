@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from typing import Any
+from typing import Any, Protocol
 
 import inngest
 
@@ -20,7 +20,9 @@ from support.agent.result import AgentResult
 from support.config import current
 from support.db.models import App
 from support.events import InboundReceived
-from support.front import FrontClient, FrontConfigError, FrontError, FrontRateLimited, Message
+from support.front import FrontClient
+from support.front_errors import FrontConfigError, FrontError, FrontRateLimited
+from support.front_message import Message
 from support.integrations import IntegrationClient, IntegrationError
 from support.results import AgentTurn, AutoSendGate, DraftRecord, InboundContext, RuleCheck
 
@@ -85,6 +87,10 @@ def integration_for(app: App) -> IntegrationClient:
     )
 
 
+EVENT_IDS = {"conversation_id", "message_id", "inbox_id", "front_event_id"}
+"""What the context keeps of the event as it came (Front's ids of the message)."""
+
+
 def gather_context(event: InboundReceived) -> dict[str, Any]:
     """Message, recent history, sender, app user and purchases; degraded when a source failed.
 
@@ -143,12 +149,9 @@ def gather_context(event: InboundReceived) -> dict[str, Any]:
             degraded.append(f"integration: {exc}")
 
     context = InboundContext(
+        **event.model_dump(include=EVENT_IDS),
         app_id=app.id,
         app_name=app.name,
-        conversation_id=event.conversation_id,
-        message_id=event.message_id,
-        inbox_id=event.inbox_id,
-        front_event_id=event.front_event_id,
         subject=subject,
         message=text[:TEXT_LIMIT],
         customer_email=email,
@@ -277,12 +280,10 @@ def create_action(run_id: str, context: InboundContext, decision: AgentResult) -
     if proposed is None:
         raise inngest.NonRetriableError("create-action without a proposed action")
     return actions.create(
+        proposed,
         action_id=actions.action_id_for(f"inbound:{run_id}"),
         conversation_id=context.conversation_id,
         app_id=context.app_id,
-        action_type=proposed.type,
-        parameters=proposed.parameters,
-        requires_approval=proposed.requires_approval,
         reasoning=decision.reasoning,
         draft_body=decision.draft_body,
         customer_email=context.account_owner(),
@@ -294,22 +295,40 @@ def create_action(run_id: str, context: InboundContext, decision: AgentResult) -
 
 def create_draft(context: InboundContext, decision: AgentResult) -> dict[str, Any]:
     return write_draft(
-        key=f"inbound:{context.front_event_id}",
-        conversation_id=context.conversation_id,
-        body=decision.draft_body or "",
-        app_id=context.app_id,
+        f"inbound:{context.front_event_id}",
+        context,
+        decision.draft_body or "",
         inbox_id=context.inbox_id,
         category=decision.category,
         confidence=decision.confidence,
     ).dump()
 
 
-def write_draft(**fields: Any) -> DraftRecord:
-    """``drafts.create_once(front, **fields)`` with its own Front client; Front's configuration
-    errors and 429s become what Inngest must see, other failures retry the step."""
+class Conversation(Protocol):
+    """What a draft is written for: a conversation of an app (the context, the action...)."""
+
+    @property
+    def conversation_id(self) -> str: ...
+
+    @property
+    def app_id(self) -> int: ...
+
+
+def write_draft(key: str, where: Conversation, body: str, **fields: Any) -> DraftRecord:
+    """``drafts.create_once`` on ``where``'s conversation, for its app, with its own Front client;
+    Front's configuration errors and 429s become what Inngest must see, other failures retry the
+    step. ``fields``: the draft's other columns (``action_id``, ``category``...)."""
     try:
         with FrontClient.from_config(current()) as front:
-            return DraftRecord.model_validate(drafts.create_once(front, **fields))
+            record = drafts.create_once(
+                front,
+                key=key,
+                conversation_id=where.conversation_id,
+                body=body,
+                app_id=where.app_id,
+                **fields,
+            )
+            return DraftRecord.model_validate(record)
     except FrontError as exc:
         front_call_failed(exc)
         raise

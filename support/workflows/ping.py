@@ -13,13 +13,10 @@ import inngest
 
 from support import audit
 from support.events import Ping
-from support.inngest_client import definitions
-from support.workflows.failures import on_failure
+from support.workflows.failures import event_function
 
 
-@definitions.create_function(
-    fn_id="ping", trigger=inngest.TriggerEvent(event=Ping.NAME), on_failure=on_failure
-)
+@event_function(Ping, fn_id="ping")
 def ping(ctx: inngest.ContextSync) -> dict[str, Any]:
     request = Ping.parse(ctx.event.data)
 

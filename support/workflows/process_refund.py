@@ -18,10 +18,9 @@ import inngest
 
 from support import actions
 from support.events import ProcessRefundRequested, RefundCompleted
-from support.inngest_client import definitions
 from support.integrations import IntegrationAuthError, IntegrationRejected
 from support.results import Refund, run_step
-from support.workflows.failures import on_failure
+from support.workflows.failures import event_function
 from support.workflows.inbound_steps import integration_for, load_app
 
 
@@ -53,12 +52,7 @@ def revoke_access(action_id: str) -> dict[str, Any]:
     ).dump()
 
 
-@definitions.create_function(
-    fn_id="process-refund",
-    trigger=inngest.TriggerEvent(event=ProcessRefundRequested.NAME),
-    retries=4,
-    on_failure=on_failure,
-)
+@event_function(ProcessRefundRequested, fn_id="process-refund", retries=4)
 def process_refund(ctx: inngest.ContextSync) -> dict[str, Any]:
     action_id = ProcessRefundRequested.parse(ctx.event.data).action_id
 

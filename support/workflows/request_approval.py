@@ -48,7 +48,6 @@ from support.events import (
     ApprovalDecided,
     ApprovalRequested,
 )
-from support.inngest_client import definitions
 from support.results import (
     ExecutionOutcome,
     Resolution,
@@ -57,7 +56,7 @@ from support.results import (
     parse_output,
     run_step,
 )
-from support.workflows.failures import on_failure
+from support.workflows.failures import event_function
 
 log = logging.getLogger(__name__)
 
@@ -276,12 +275,8 @@ def wait_plan(
     return total, None
 
 
-@definitions.create_function(
-    fn_id=FN_ID,
-    trigger=inngest.TriggerEvent(event=ApprovalRequested.NAME),
-    idempotency=f"event.data.{ACTION_ID_FIELD}",
-    retries=5,
-    on_failure=on_failure,
+@event_function(
+    ApprovalRequested, fn_id=FN_ID, idempotency=f"event.data.{ACTION_ID_FIELD}", retries=5
 )
 def request_approval(ctx: inngest.ContextSync) -> dict[str, Any]:
     request = ApprovalRequested.parse(ctx.event.data)

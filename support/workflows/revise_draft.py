@@ -16,10 +16,10 @@ from support import actions, audit
 from support import agent as agent_module
 from support.config import current
 from support.events import ACTION_ID_FIELD, DraftRevisionRequested
-from support.front import FrontClient, FrontError
-from support.inngest_client import definitions
+from support.front import FrontClient
+from support.front_errors import FrontError
 from support.results import DraftRecord, Revision, run_step
-from support.workflows.failures import on_failure
+from support.workflows.failures import event_function
 from support.workflows.inbound_steps import (
     front_call_failed,
     integration_for,
@@ -80,13 +80,7 @@ def revise_with_agent(action_id: str, reason: str) -> dict[str, Any]:
 
 
 def create_revised_draft(action_id: str, reason: str, revision: Revision) -> dict[str, Any]:
-    draft = write_draft(
-        key=f"revise:{action_id}",
-        conversation_id=revision.conversation_id,
-        body=revision.draft_body,
-        app_id=revision.app_id,
-        action_id=action_id,
-    )
+    draft = write_draft(f"revise:{action_id}", revision, revision.draft_body, action_id=action_id)
     audit.append(
         "draft.revised",
         actor="agent",
@@ -97,12 +91,7 @@ def create_revised_draft(action_id: str, reason: str, revision: Revision) -> dic
     return draft.dump()
 
 
-@definitions.create_function(
-    fn_id="revise-draft",
-    trigger=inngest.TriggerEvent(event=DraftRevisionRequested.NAME),
-    retries=3,
-    on_failure=on_failure,
-)
+@event_function(DraftRevisionRequested, fn_id="revise-draft", retries=3)
 def revise_draft(ctx: inngest.ContextSync) -> dict[str, Any]:
     request = DraftRevisionRequested.parse(ctx.event.data)
     revision = run_step(
