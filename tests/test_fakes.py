@@ -445,8 +445,7 @@ def test_front_rejects_wrong_token(front):
 
 
 def test_front_messages_paginate_newest_first(front, front_http):
-    front.add_inbox("inb_1", ["cha_1"])
-    front.add_conversation(
+    front.add_conversation(  # and its inbox inb_1, with one channel cha_1
         "cnv_1",
         "inb_1",
         "Refund please",

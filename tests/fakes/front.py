@@ -51,7 +51,10 @@ import json
 import math
 import re
 import time
+from concurrent.futures import Executor, Future
 from typing import Any
+
+import httpx
 
 from tests.contracts import front as contract
 from tests.fakes.http import FakeServer, Recorded, Reply, bearer_token
@@ -796,6 +799,17 @@ def signed_webhook(
     if challenge is not None:
         headers["x-front-challenge"] = challenge
     return body, headers
+
+
+def post_all(
+    pool: Executor, url: str, deliveries: list[tuple[bytes, dict[str, str]]], timeout: float
+) -> list[Future[httpx.Response]]:
+    """POST each signed delivery (``signed_webhook``'s body and headers) to ``url`` from ``pool``,
+    all at once, as Front does for many conversations; each waits ``timeout`` for its answer."""
+    return [
+        pool.submit(httpx.post, url, content=body, headers=headers, timeout=timeout)
+        for body, headers in deliveries
+    ]
 
 
 def _event(

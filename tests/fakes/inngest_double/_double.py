@@ -205,6 +205,14 @@ class InngestDouble:
         """How many Event API requests arrived while it was hung."""
         return self.engine.hung_requests
 
+    def wait_for_hung_request(self, timeout: float = 15.0) -> None:
+        """Block until a request has reached the hung Event API (AssertionError after
+        ``timeout`` seconds)."""
+        deadline = time.monotonic() + timeout
+        while self.engine.hung_requests == 0:
+            assert time.monotonic() < deadline, "no request reached the hung event API"
+            time.sleep(0.01)
+
     # ------------------------------------------------------------ driving
 
     def send(self, events: dict[str, typing.Any] | list[dict[str, typing.Any]]) -> list[str]:
