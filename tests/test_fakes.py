@@ -155,8 +155,8 @@ def test_slack_auth_test_and_token_check(slack, client):
     r = client.auth_test()
     assert r["ok"] and r["team"] == "T Team" and r["team_id"] == slack.team_id
     assert (
-        r["user_id"] == slack.bot_user_id
-        and r["bot_id"] == slack.bot_id
+        r["user_id"] == slack_fakes.BOT_USER_ID
+        and r["bot_id"] == slack_fakes.BOT_ID
         and r["url"].startswith("https://")
     )
     assert slack.requests[0].header("authorization") == f"Bearer {SLACK_TOKEN}"
