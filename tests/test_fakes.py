@@ -8,6 +8,7 @@ import hmac
 import json
 import threading
 import time
+from typing import Any
 from urllib.parse import parse_qs
 
 import anthropic
@@ -739,7 +740,7 @@ def test_anthropic_responder(claude):
 def _call(
     fake: IntegrationFake,
     action: str,
-    data: dict,
+    data: dict[str, Any],
     *,
     key: str | None = None,
     secret: str | None = None,
