@@ -1,7 +1,10 @@
-"""Scenarios both suites play on the same ``World`` verbs: in process (``tests/test_workflow_inbound.py``)
-and under gunicorn (``tests/e2e/``), each adding its own checks."""
+"""Scenarios both suites play with the same ``World`` verbs, in process
+(``tests/test_workflow_inbound.py``) and under gunicorn (``tests/e2e/``), each adding its own
+checks."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from tests.fakes.inngest_double import Run
 from tests.world import CHANNEL, World
@@ -9,7 +12,7 @@ from tests.world import CHANNEL, World
 PASSWORD_ANSWER = "Hi!\n\nYou can reset it under **Settings > Password**."
 
 
-def password_question_drafted(world: World, confidence: float) -> tuple[Run, dict]:
+def password_question_drafted(world: World, confidence: float) -> tuple[Run, dict[str, Any]]:
     """A customer asks how to change the password; Claude drafts ``PASSWORD_ANSWER`` with
     ``confidence``. Checks that the inbound run drafted it in Front (the Markdown as HTML) and asked
     no one for approval nor auto-sent it; returns the run and the draft."""

@@ -71,6 +71,8 @@ _TITLES = {
 }
 
 API_BASE_FOR_LINKS = "https://api2.frontapp.com"
+COMPANY_ID = "cmp_fake01"  # the Front company the webhook deliveries come from
+AGENT = {"id": "tea_fake01", "email": "agent@app.com", "username": "agent"}  # who sends our replies
 DEFAULT_RATE_LIMIT = 50  # requests per minute on Front's Starter plan
 
 
@@ -467,7 +469,7 @@ class FrontFake(FakeServer):
 
     def _me(self, req: Recorded, _: str | None) -> Reply:
         return Reply(
-            200, {"_links": {"self": f"{self.url}/me"}, "id": "cmp_fake01", "name": self.company}
+            200, {"_links": {"self": f"{self.url}/me"}, "id": COMPANY_ID, "name": self.company}
         )
 
     def _get_message(self, req: Recorded, message_id: str) -> Reply:
@@ -803,10 +805,6 @@ def post_all(
         pool.submit(httpx.post, url, content=body, headers=headers, timeout=timeout)
         for body, headers in deliveries
     ]
-
-
-COMPANY_ID = "cmp_fake01"  # the Front company the webhook deliveries come from
-AGENT = {"id": "tea_fake01", "email": "agent@app.com", "username": "agent"}  # who sends our replies
 
 
 def _event(
