@@ -14,18 +14,14 @@ import json
 import os
 import time
 
-from flask import Flask, Response, jsonify, request
+from flask import Response, jsonify, request
 
-app = Flask(__name__)
-app.config["MAX_CONTENT_LENGTH"] = 1048576
+from benchmarks.served import plain_flask
+
+app = plain_flask(__name__)
 
 SLACK_SECRET = os.environ.get("SLACK_SIGNING_SECRET", "")
 FRONT_SECRET = os.environ.get("FRONT_WEBHOOK_SECRET", "")
-
-
-@app.get("/healthz")
-def healthz() -> Response:
-    return jsonify(status="ok")
 
 
 @app.post("/slack/events")

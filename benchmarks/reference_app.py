@@ -30,7 +30,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -40,6 +40,7 @@ import pymysql
 from flask import Flask, Response, jsonify, request
 from slack_sdk import WebClient
 
+from benchmarks.served import plain_flask
 from slack.mrkdwn import preview
 
 MAX_AGE_SECONDS = 300
@@ -61,6 +62,8 @@ AUDIT = (
 )
 INBOX_APP = "SELECT id FROM apps WHERE front_inbox_id=%s"
 PING_STEP_ID = hashlib.sha1(b"record-ping").hexdigest()
+SLACK_HEADERS = ("X-Slack-Request-Timestamp", "X-Slack-Signature")
+FRONT_HEADERS = ("X-Front-Request-Timestamp", "X-Front-Signature")
 
 
 def utcnow() -> dt.datetime:
@@ -117,6 +120,16 @@ def front_signature_ok(secret: str, body: bytes, ts: str, signature: str) -> boo
         return False
     mac = hmac.new(secret.encode(), ts.encode() + b":" + body, hashlib.sha256)
     return hmac.compare_digest(base64.b64encode(mac.digest()).decode(), signature)
+
+
+def signed(
+    check: Callable[[str, bytes, str, str], bool], secret: str, body: bytes, names: tuple[str, str]
+) -> bool:
+    """``check`` the signature of ``body`` with the request's timestamp and signature headers."""
+    timestamp, signature = names
+    return check(
+        secret, body, request.headers.get(timestamp, ""), request.headers.get(signature, "")
+    )
 
 
 # ---------------------------------------------------------------- the click
@@ -252,8 +265,7 @@ def decision_events(r: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def create_app(env: Mapping[str, str]) -> Flask:
-    app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = 1048576
+    app = plain_flask(__name__)
     slack_secret = env.get("SLACK_SIGNING_SECRET", "")
     front_secret = env.get("FRONT_WEBHOOK_SECRET", "")
     approvers = {a for a in env.get("SLACK_APPROVER_IDS", "").split(",") if a}
@@ -284,19 +296,10 @@ def create_app(env: Mapping[str, str]) -> Flask:
         if record is not None:
             announce(record)
 
-    @app.get("/healthz")
-    def healthz() -> Response:
-        return jsonify(status="ok")
-
     @app.post("/slack/events")
     def click() -> tuple[str, int]:
         body = request.get_data()
-        if not slack_signature_ok(
-            slack_secret,
-            body,
-            request.headers.get("X-Slack-Request-Timestamp", ""),
-            request.headers.get("X-Slack-Signature", ""),
-        ):
+        if not signed(slack_signature_ok, slack_secret, body, SLACK_HEADERS):
             return "", 401
         payload = json.loads(parse_qs(body.decode())["payload"][0])
         user = payload["user"]["id"]
@@ -314,12 +317,7 @@ def create_app(env: Mapping[str, str]) -> Flask:
     @app.post("/webhooks/front")
     def front() -> Response | tuple[str, int]:
         body = request.get_data()
-        if not front_signature_ok(
-            front_secret,
-            body,
-            request.headers.get("X-Front-Request-Timestamp", ""),
-            request.headers.get("X-Front-Signature", ""),
-        ):
+        if not signed(front_signature_ok, front_secret, body, FRONT_HEADERS):
             return "", 401
         payload = json.loads(body)["payload"]
         message = payload["target"]["data"]

@@ -11,6 +11,7 @@ import pytest
 
 from app import create_app
 from support.config import ConfigError
+from tests.apps_cli import apps_add_args
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,20 +60,9 @@ def test_cli_db_upgrade_and_apps(tmp_path: Path) -> None:
     runner = app.test_cli_runner()
     assert "database at head" in runner.invoke(args=["db", "upgrade"]).output
     assert "no apps registered" in runner.invoke(args=["apps", "list"]).output
-    add = [
-        "apps",
-        "add",
-        "--slug",
-        "acme",
-        "--name",
-        "Acme",
-        "--front-inbox",
-        "inb_acme",
-        "--integration-url",
-        "http://127.0.0.1:9/",
-        "--integration-secret",
-        "x" * 20,
-    ]
+    add = apps_add_args(
+        **{"--integration-url": "http://127.0.0.1:9/", "--integration-secret": "x" * 20}
+    )
     result = runner.invoke(args=add)
     assert result.exit_code == 0 and "added app acme" in result.output
     again = runner.invoke(args=add)

@@ -15,6 +15,7 @@ from app import create_app
 from support import db
 from support.db import migrate
 from support.db.models import Action, App, ApprovalRequest, AuditLog, utcnow
+from tests.apps_cli import apps_add_args
 from tests.fakes.slack import SlackFake
 from tests.world import (
     APPROVAL_CHANNEL,
@@ -39,16 +40,7 @@ def runner(tmp_path: Path) -> FlaskCliRunner:
 
 
 def add(runner: FlaskCliRunner, slug: str = "acme", **kw: str) -> Any:
-    args = {
-        "--slug": slug,
-        "--name": slug.title(),
-        "--front-inbox": f"inb_{slug}",
-        "--integration-url": f"https://{slug}.example.com",
-        "--integration-secret": INTEGRATION_SECRET,
-        **kw,
-    }
-    flat = [x for pair in args.items() for x in pair]
-    return runner.invoke(args=["apps", "add", *flat])
+    return runner.invoke(args=apps_add_args(slug, **kw))
 
 
 def app_row(slug: str) -> App | None:

@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from support import apps, audit, db
-from tests.world import empty_tables
+from tests.world import empty_tables, make_app
 
 
 @pytest.fixture
@@ -70,13 +70,7 @@ def kill(mysql: str, ids: list[Any]) -> None:
 
 
 def test_connections_dropped_by_the_server_are_replaced_without_an_error(mysql: str) -> None:
-    apps.add(
-        slug="acme",
-        name="Acme",
-        front_inbox_id="inb_acme",
-        integration_base_url="http://127.0.0.1:9",
-        integration_secret="s" * 24,
-    )
+    make_app("acme", name="Acme")
     # Fill both pools with a few connections, then have the server drop all of them.
     held = [db.engine().connect() for _ in range(3)] + [db.reader().connect() for _ in range(3)]
     ids = [c.exec_driver_sql("SELECT CONNECTION_ID()").scalar() for c in held]
@@ -101,22 +95,10 @@ def test_connections_dropped_by_the_server_are_replaced_without_an_error(mysql: 
 
 
 def test_inbox_owner_takes_the_first_registered_inbox_in_order(mysql: str) -> None:
-    first = apps.add(
-        slug="one",
-        name="One",
-        front_inbox_id="inb_one",
-        integration_base_url="http://127.0.0.1:9",
-        integration_secret="s" * 24,
-    )
-    second = apps.add(
-        slug="two",
-        name="Two",
-        front_inbox_id="inb_two",
-        integration_base_url="http://127.0.0.1:9",
-        integration_secret="s" * 24,
-    )
-    assert apps.inbox_owner(["inb_two", "inb_one"]) == (second.id, "inb_two")
-    assert apps.inbox_owner(["inb_none", "", "inb_one"]) == (first.id, "inb_one")
+    first = make_app("one", name="One")
+    second = make_app("two", name="Two")
+    assert apps.inbox_owner(["inb_two", "inb_one"]) == (second, "inb_two")
+    assert apps.inbox_owner(["inb_none", "", "inb_one"]) == (first, "inb_one")
     assert apps.inbox_owner(["inb_none"]) is None
     assert apps.inbox_owner([]) is None
 
@@ -124,13 +106,7 @@ def test_inbox_owner_takes_the_first_registered_inbox_in_order(mysql: str) -> No
 def test_inbox_lookup_is_one_round_trip_and_a_unit_of_work_two(
     mysql: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    apps.add(
-        slug="acme",
-        name="Acme",
-        front_inbox_id="inb_acme",
-        integration_base_url="http://127.0.0.1:9",
-        integration_secret="s" * 24,
-    )
+    make_app("acme", name="Acme")
     assert apps.inbox_owner(["inb_acme"]) is not None  # both pools hold a connection now
     audit.append("warm", actor="test")
     sent: list[str] = []

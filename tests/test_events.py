@@ -14,6 +14,7 @@ from support.events import (
     ApprovalRequested,
     InboundReceived,
     ProposedAction,
+    truncate_utf8,
 )
 
 
@@ -57,14 +58,20 @@ def test_every_action_id_field_is_camel_cased_the_same() -> None:
             assert model.model_fields["action_id"].alias == ACTION_ID_FIELD, model.__name__
 
 
-def test_wire_format_is_camel_case_without_nones() -> None:
-    event = InboundReceived(
+def inbound_received(**optional: str) -> InboundReceived:
+    """A received message's event with its required fields, and ``optional`` ones."""
+    return InboundReceived(
         conversation_id="cnv_1",
         message_id="msg_1",
         app_id=3,
         inbox_id="inb_1",
         front_event_id="evt_1",
-    ).to_event(event_id="evt_1")
+        **optional,
+    )
+
+
+def test_wire_format_is_camel_case_without_nones() -> None:
+    event = inbound_received().to_event(event_id="evt_1")
     assert event.name == "front/inbound_received" and event.id == "evt_1"
     assert event.data == {
         "conversationId": "cnv_1",
@@ -74,6 +81,19 @@ def test_wire_format_is_camel_case_without_nones() -> None:
         "frontEventId": "evt_1",
     }
     assert InboundReceived.parse(event.data).front_event_id == "evt_1"
+
+
+def test_truncation_is_utf8_safe_and_idempotent() -> None:
+    assert truncate_utf8("ab😀", 5) == ("ab", True)
+    assert truncate_utf8("ab😀", 6) == ("ab😀", False)
+    event = inbound_received(
+        message_body="😀" * 10_000, subject="😀" * 1000, customer_email="x" * 5000
+    )
+    data = event.to_event().data
+    assert data["messageBody"] == "😀" * 4096 and data["messageBodyTruncated"] is True
+    assert data["subject"] == "😀" * 256
+    assert len(data["customerEmail"]) == 1024
+    assert InboundReceived.parse(data) == event, "the workflow reads back what was sent"
 
 
 def test_bad_event_data_is_a_non_retriable_error_naming_the_event() -> None:

@@ -8,6 +8,7 @@ import hmac
 import json
 import threading
 import time
+from typing import Any
 from urllib.parse import parse_qs
 
 import anthropic
@@ -155,8 +156,8 @@ def test_slack_auth_test_and_token_check(slack, client):
     r = client.auth_test()
     assert r["ok"] and r["team"] == "T Team" and r["team_id"] == slack.team_id
     assert (
-        r["user_id"] == slack.bot_user_id
-        and r["bot_id"] == slack.bot_id
+        r["user_id"] == slack_fakes.BOT_USER_ID
+        and r["bot_id"] == slack_fakes.BOT_ID
         and r["url"].startswith("https://")
     )
     assert slack.requests[0].header("authorization") == f"Bearer {SLACK_TOKEN}"
@@ -445,8 +446,7 @@ def test_front_rejects_wrong_token(front):
 
 
 def test_front_messages_paginate_newest_first(front, front_http):
-    front.add_inbox("inb_1", ["cha_1"])
-    front.add_conversation(
+    front.add_conversation(  # and its inbox inb_1, with one channel cha_1
         "cnv_1",
         "inb_1",
         "Refund please",
@@ -740,7 +740,7 @@ def test_anthropic_responder(claude):
 def _call(
     fake: IntegrationFake,
     action: str,
-    data: dict,
+    data: dict[str, Any],
     *,
     key: str | None = None,
     secret: str | None = None,

@@ -33,16 +33,11 @@ TOKEN = "front-token"
 @pytest.fixture
 def front() -> Iterator[FrontFake]:
     with FrontFake(token=TOKEN) as fake:
-        fake.add_inbox("inb_1", ["cha_1"])
-        fake.add_conversation(
-            "cnv_1",
-            "inb_1",
-            "Help",
-            [
-                {"message_id": f"msg_{i}", "text": f"message {i}", "reply_to": "r@example.com"}
-                for i in range(5)
-            ],
-        )
+        messages = [
+            {"message_id": f"msg_{i}", "text": f"message {i}", "reply_to": "r@example.com"}
+            for i in range(5)
+        ]
+        fake.add_conversation("cnv_1", "inb_1", messages=messages)  # its inbox has channel cha_1
         yield fake
 
 

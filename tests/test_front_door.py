@@ -10,7 +10,6 @@ from typing import Any
 import httpx
 import pytest
 
-from support import apps
 from tests.fakes.anthropic import AnthropicFake
 from tests.fakes.front import (
     FrontFake,
@@ -21,7 +20,7 @@ from tests.fakes.front import (
     sync_event,
 )
 from tests.support_server import LiveServer
-from tests.world import ANTHROPIC_KEY, FRONT_SECRET, FRONT_TOKEN, live_app, settings
+from tests.world import ANTHROPIC_KEY, FRONT_SECRET, FRONT_TOKEN, live_app, make_app, settings
 
 INBOX = "inb_acme"
 
@@ -52,13 +51,7 @@ def door(clean_db: str, inngest: Any) -> Iterator[tuple[LiveServer, Any]]:
 def _serve_door(settings: dict[str, str], inngest: Any) -> Iterator[tuple[LiveServer, Any]]:
     with live_app(settings) as server:
         inngest.sync(server.url + "/api/inngest")
-        apps.add(
-            slug="acme",
-            name="Acme",
-            front_inbox_id=INBOX,
-            integration_base_url="http://127.0.0.1:9",
-            integration_secret="s" * 20,
-        )
+        make_app("acme", name="Acme", front_inbox_id=INBOX)
         yield server, inngest
         inngest.wait_idle(timeout=30)
 
@@ -214,13 +207,7 @@ def test_oversized_body_is_refused(clean_db: str, inngest: Any) -> None:
 
 def test_inngest_down_answers_503_so_front_retries(clean_db: str) -> None:
     with live_app(settings(clean_db, INNGEST_BASE_URL="http://127.0.0.1:9")) as server:
-        apps.add(
-            slug="acme",
-            name="Acme",
-            front_inbox_id=INBOX,
-            integration_base_url="http://127.0.0.1:9",
-            integration_secret="s" * 20,
-        )
+        make_app("acme", name="Acme", front_inbox_id=INBOX)
         body, headers = signed_webhook(FRONT_SECRET, inbound())
         answer = post(server, body, headers)
         assert answer.status_code == 503 and answer.json()["error"] == "event_not_sent"

@@ -14,7 +14,13 @@ import httpx
 import pytest
 
 from tests.fakes.anthropic import AnthropicFake
-from tests.fakes.front import FrontFake, front_signature, inbound_event, signed_webhook
+from tests.fakes.front import (
+    FrontFake,
+    front_signature,
+    inbound_event,
+    post_all,
+    signed_webhook,
+)
 from tests.fakes.slack import sign as slack_sign
 from tests.support_server import LiveServer
 from tests.test_front_door import INBOX, _ends_turn, _serve_door, inbound, post
@@ -57,13 +63,6 @@ def no_hold_off() -> Iterator[None]:
     inngest_client._hold_off_until = 0.0
     yield
     inngest_client._hold_off_until = 0.0
-
-
-def wait_for_hung_request(inngest: Any) -> None:
-    deadline = time.monotonic() + 15
-    while inngest.hung_requests == 0:
-        assert time.monotonic() < deadline, "no request reached the hung event API"
-        time.sleep(0.01)
 
 
 def _signed_raw(raw: bytes) -> tuple[bytes, dict[str, str]]:
@@ -219,28 +218,6 @@ def test_bounded_send_refuses_an_oversized_event_before_sending(inngest: Any) ->
     assert inngest_client.send_bounded(ok) == ["ok"]
 
 
-def test_truncation_is_utf8_safe_and_idempotent() -> None:
-    from support.events import InboundReceived, truncate_utf8
-
-    assert truncate_utf8("ab😀", 5) == ("ab", True)
-    assert truncate_utf8("ab😀", 6) == ("ab😀", False)
-    event = InboundReceived(
-        conversation_id="c",
-        message_id="m",
-        app_id=1,
-        inbox_id="i",
-        front_event_id="e",
-        message_body="😀" * 10_000,
-        subject="😀" * 1000,
-        customer_email="x" * 5000,
-    )
-    data = event.to_event().data
-    assert data["messageBody"] == "😀" * 4096 and data["messageBodyTruncated"] is True
-    assert data["subject"] == "😀" * 256
-    assert len(data["customerEmail"]) == 1024
-    assert InboundReceived.parse(data) == event, "the workflow reads back what was sent"
-
-
 # ---------------------------------------------------------------- bounded send (item 4)
 
 FRONT_GIVES_UP = 5.0  # seconds Front waits for a webhook's answer (its contract, not a benchmark)
@@ -295,17 +272,8 @@ def test_send_slots_leave_threads_for_slack(
     try:
         deliveries = [signed_webhook(FRONT_SECRET, inbound(f"evt_{i}")) for i in range(6)]
         with ThreadPoolExecutor(6) as pool:
-            pending = [
-                pool.submit(
-                    httpx.post,
-                    server.url + "/webhooks/front",
-                    content=body,
-                    headers=headers,
-                    timeout=FRONT_GIVES_UP,
-                )
-                for body, headers in deliveries
-            ]
-            wait_for_hung_request(inngest)
+            pending = post_all(pool, server.url + "/webhooks/front", deliveries, FRONT_GIVES_UP)
+            inngest.wait_for_hung_request()
             body, headers = signed_event(SLACK_SECRET, url_verification_body("chal"))
             slack = httpx.post(
                 server.url + "/slack/events", content=body, headers=headers, timeout=3

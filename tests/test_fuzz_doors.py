@@ -22,7 +22,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import secrets
 import socket
 import time
@@ -37,9 +36,14 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from support.db import migrate
 from support.db.models import Base
-from tests.fakes.front import front_signature, inbound_event, outbound_event, sync_event
+from tests.fakes.front import (
+    front_signature,
+    inbound_event,
+    outbound_event,
+    sync_event,
+    webhook_headers,
+)
 from tests.fakes.inngest_double import InngestDouble
 from tests.fakes.inngest_double import _support as inngest_sig
 from tests.fakes.slack import (
@@ -116,30 +120,9 @@ class Door:
 
 
 @pytest.fixture(scope="module")
-def private_database(database_url: str) -> Iterator[str]:
-    """SQLite: the session's file. MariaDB: a database of our own, because other test runs may
-    share the server's ``test`` database and write rows while we count them."""
-    if not database_url.startswith("mysql"):
-        yield database_url
-        return
-    name = f"fuzz_doors_{os.getpid()}"
-    admin = sa.create_engine(database_url)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
-        conn.execute(sa.text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4"))
-    url = sa.engine.make_url(database_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        migrate.upgrade(url)
-        yield url
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
-        admin.dispose()
-
-
-@pytest.fixture(scope="module")
-def door(private_database: str) -> Iterator[Door]:
-    database_url = private_database
+def door(database_url: str) -> Iterator[Door]:
+    """The app on the session's database (on MariaDB, ``test_<random>``: no other run writes to
+    it), every table emptied first so that any row counted is one the fuzz traffic wrote."""
     engine = sa.create_engine(database_url)
     with engine.begin() as conn:
         for table in reversed(Base.metadata.sorted_tables):
@@ -351,14 +334,7 @@ def test_front_signed_random_structures(
     quiet: Door, envelope: Any, encoding: str, challenge: str | None
 ) -> None:
     body = json.dumps(envelope, ensure_ascii=encoding != "utf-8").encode(encoding)
-    ts = int(time.time() * 1000)
-    headers = {
-        "Content-Type": "application/json",
-        "X-Front-Request-Timestamp": str(ts),
-        "X-Front-Signature": front_signature(FRONT_SECRET, ts, body),
-    }
-    if challenge is not None:
-        headers["X-Front-Challenge"] = challenge
+    headers = webhook_headers(FRONT_SECRET, body, challenge=challenge)
     answer = quiet.post("/webhooks/front", body, headers)
     if challenge is not None:
         assert (answer.status_code, answer.text) == (200, challenge)

@@ -15,11 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from support import apps
 from support.db import migrate
 from tests.fakes.front import inbound_event, signed_webhook
 from tests.private_mariadb import PrivateMariaDB, private_mariadb  # noqa: F401 - the fixture
-from tests.world import FRONT_SECRET, live_app, settings
+from tests.world import FRONT_SECRET, live_app, make_app, settings
 
 FRONT_WEBHOOK_DEADLINE = 5.0
 INBOX = "inb_hung"
@@ -30,13 +29,7 @@ def door(private_mariadb: PrivateMariaDB, inngest: Any) -> Iterator[str]:  # noq
     url = private_mariadb.create_database()
     migrate.upgrade(url)
     with live_app(settings(url, INNGEST_BASE_URL=inngest.url)) as server:
-        apps.add(
-            slug="hung",
-            name="Hung",
-            front_inbox_id=INBOX,
-            integration_base_url="http://127.0.0.1:9",
-            integration_secret="s" * 24,
-        )
+        make_app("hung", name="Hung", front_inbox_id=INBOX)
         yield server.url
 
 

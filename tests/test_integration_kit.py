@@ -27,6 +27,7 @@ from support.integrations import (
     encode_body,
     signature_header,
 )
+from tests.apps_cli import apps_add_args
 from tests.fakes.integration import IntegrationFake
 from tests.support_server import LiveServer
 from tests.world import INTEGRATION_SECRET
@@ -250,20 +251,7 @@ def check(tmp_path: Path, url: str, secret: str = INTEGRATION_SECRET) -> tuple[i
         {"INNGEST_DEV": "1", "DATABASE_URL": db_url, "LOG_LEVEL": "WARNING"}
     ).test_cli_runner()
     added = runner.invoke(
-        args=[
-            "apps",
-            "add",
-            "--slug",
-            "acme",
-            "--name",
-            "Acme",
-            "--front-inbox",
-            "inb_acme",
-            "--integration-url",
-            url,
-            "--integration-secret",
-            secret,
-        ]
+        args=apps_add_args(**{"--integration-url": url, "--integration-secret": secret})
     )
     assert added.exit_code == 0, added.output
     result = runner.invoke(args=["apps", "check", "acme"])

@@ -313,31 +313,33 @@ def scope_problems(
 ) -> list[str]:
     problems: list[str] = []
     needed: set[str] = set()
+
+    def require(scopes: frozenset[str] | None, unknown: str, who: str) -> None:
+        """``who`` needs ``scopes`` (None: ``unknown``, the table does not list it)."""
+        if scopes is None:
+            problems.append(unknown)
+            return
+        needed.update(scopes)
+        for scope in sorted(scopes - manifest_scopes(manifest)):
+            problems.append(
+                f"{who} needs scope {scope}: add it to slack/manifest.yml oauth_config.scopes.bot"
+            )
+
     for path, source in sorted(sources.items()):
         for method in sorted(api_calls(source)):
-            if method not in METHOD_SCOPES:
-                problems.append(
-                    f"{path} calls {method}: add it to METHOD_SCOPES in tests/test_manifest.py "
-                    "with the scopes it needs"
-                )
-                continue
-            needed |= METHOD_SCOPES[method]
-            for scope in sorted(METHOD_SCOPES[method] - manifest_scopes(manifest)):
-                problems.append(
-                    f"{path} calls {method}, which needs scope {scope}: add it to "
-                    "slack/manifest.yml oauth_config.scopes.bot"
-                )
+            require(
+                METHOD_SCOPES.get(method),
+                f"{path} calls {method}: add it to METHOD_SCOPES in tests/test_manifest.py "
+                "with the scopes it needs",
+                f"{path} calls {method}, which",
+            )
     registered_events = {m.text for m in listeners.of("event")}
     for event in sorted(registered_events):
-        if event not in EVENT_SCOPES:
-            problems.append(f"listener for event {event}: add it to EVENT_SCOPES")
-            continue
-        needed |= EVENT_SCOPES[event]
-        for scope in sorted(EVENT_SCOPES[event] - manifest_scopes(manifest)):
-            problems.append(
-                f"event {event} needs scope {scope}: add it to slack/manifest.yml "
-                "oauth_config.scopes.bot"
-            )
+        require(
+            EVENT_SCOPES.get(event),
+            f"listener for event {event}: add it to EVENT_SCOPES",
+            f"event {event}",
+        )
     for event in sorted(registered_events - manifest_events(manifest)):
         problems.append(
             f"a listener handles event {event}: add it to slack/manifest.yml "

@@ -19,7 +19,8 @@ import sqlalchemy as sa
 
 from support.events import ACTION_ID_FIELD
 from tests.fakes.inngest_double import hash_step_id
-from tests.world import CHANNEL, CUSTOMER, World
+from tests.scenarios import password_question_drafted
+from tests.world import CUSTOMER, World
 
 CLIENT_TIMEOUT = 1.0
 
@@ -141,47 +142,32 @@ def test_refund_request_ends_with_one_approval_request_and_one_action(world: Wor
 
 
 def test_plain_question_ends_with_one_draft_and_no_approval(world: World) -> None:
-    world.anthropic.reply_tool_use(
-        "draft_response",
-        {
-            "body": "Hi!\n\nYou can reset it under **Settings > Password**.",
-            "category": "how_to",
-            "confidence": 0.95,
-        },
-    )
-    world.anthropic.reply_text("Answered a how-to question.")
-    world.deliver("evt_q1", "cnv_q1", "msg_q1", "How do I change my password?")
-    world.inngest.wait_idle(30)
-
-    run = world.completed("handle-inbound-message")
-    assert run.output["outcome"] == "drafted"
-    [draft] = world.front.drafts
-    assert draft["conversation_id"] == "cnv_q1" and draft["channel_id"] == CHANNEL
-    assert "<strong>Settings &gt; Password</strong>" in draft["request"]["body"]
-    assert world.inngest.events_named("support/approval.requested") == []
-    assert world.rows("actions") == []
+    run, draft = password_question_drafted(world, confidence=0.95)
     [row] = world.rows("drafts")
     assert row["status"] == "created" and row["front_draft_id"] == draft["draft"]["id"]
-    assert world.inngest.events_named("support/draft.auto_send") == []  # no trust yet
 
     assert replay(world, run) == run.output
     assert len(world.front.drafts) == 1
 
 
-def test_a_safe_action_with_a_reply_ends_with_exactly_one_draft(world: World) -> None:
-    """An escalation needs no approval: execute-action runs it and writes the reply; the inbound
-    run does not write a second draft of the same reply."""
+def escalated(world: World, number: int, draft: dict[str, Any]) -> Any:
+    """Claude escalates an angry message (an action that needs no approval) and drafts ``draft``;
+    returns the inbound run, which must have completed by executing the action."""
     world.anthropic.reply_tool_use("escalate_to_human", {"reason": "angry", "urgency": "high"})
-    world.anthropic.reply_tool_use(
-        "draft_response", {"body": "A colleague will get back to you.", "category": "other"}
-    )
+    world.anthropic.reply_tool_use("draft_response", draft)
     world.anthropic.reply_text("Escalated.")
-    world.deliver("evt_sa1", "cnv_sa1", "msg_sa1", "This is unacceptable!")
+    world.deliver(f"evt_sa{number}", f"cnv_sa{number}", f"msg_sa{number}", "This is unacceptable!")
     world.inngest.wait_idle(30)
-
     run = world.run("handle-inbound-message")
     assert run.status == "completed", run.error
     assert run.output["outcome"] == "action_executed"
+    return run
+
+
+def test_a_safe_action_with_a_reply_ends_with_exactly_one_draft(world: World) -> None:
+    """An escalation needs no approval: execute-action runs it and writes the reply; the inbound
+    run does not write a second draft of the same reply."""
+    run = escalated(world, 1, {"body": "A colleague will get back to you.", "category": "other"})
     assert run.output["execution"]["status"] == "succeeded"
     assert len(world.front.calls("POST /conversations/*/comments")) == 1  # the escalation note
     [draft] = world.front.drafts
@@ -196,18 +182,8 @@ def test_a_safe_action_with_a_reply_ends_with_exactly_one_draft(world: World) ->
 def test_a_safe_action_that_failed_gets_no_reply_draft(world: World) -> None:
     """Front refuses the escalation note (404): the action is failed and no reply says it was
     done."""
-    world.anthropic.reply_tool_use("escalate_to_human", {"reason": "angry", "urgency": "high"})
-    world.anthropic.reply_tool_use(
-        "draft_response", {"body": "I have passed this on to a colleague."}
-    )
-    world.anthropic.reply_text("Escalated.")
     world.front.fail_next("POST /conversations/*/comments", 404)
-    world.deliver("evt_sa2", "cnv_sa2", "msg_sa2", "This is unacceptable!")
-    world.inngest.wait_idle(30)
-
-    run = world.run("handle-inbound-message")
-    assert run.status == "completed", run.error
-    assert run.output["outcome"] == "action_executed"
+    run = escalated(world, 2, {"body": "I have passed this on to a colleague."})
     assert run.output["execution"]["status"] == "failed"
     assert world.front.drafts == []
     [action] = world.rows("actions")

@@ -77,21 +77,40 @@ def _is(value: Any, kind: str) -> bool:
 
 
 @dataclass(frozen=True)
+class Body:
+    """A request body: its schema's name in the OpenAPI document, and its properties."""
+
+    schema: str
+    fields: tuple[Field, ...]
+
+
+@dataclass(frozen=True)
 class Operation:
     operation_id: str
-    method: str
-    path: str  # Front's template, e.g. /conversations/{conversation_id}/drafts
+    route: str  # method and Front's path template: "POST /conversations/{conversation_id}/drafts"
     success: int
-    schema: str | None = None  # the request body's schema name in the OpenAPI document
-    fields: tuple[Field, ...] = ()
+    body: Body | None = None
     query: tuple[str, ...] = ()
     merged_301: bool = False
     service: bool = True
+    method: str = field(init=False)
+    path: str = field(init=False)
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        regex = re.sub(r"\\\{[a-z_]+\\\}", "([^/]+)", re.escape(self.path.rstrip("/")))
+        method, path = self.route.split(" ")
+        object.__setattr__(self, "method", method)
+        object.__setattr__(self, "path", path)
+        regex = re.sub(r"\\\{[a-z_]+\\\}", "([^/]+)", re.escape(path.rstrip("/")))
         object.__setattr__(self, "pattern", re.compile(regex + "/?"))
+
+    @property
+    def schema(self) -> str | None:
+        return self.body.schema if self.body else None
+
+    @property
+    def fields(self) -> tuple[Field, ...]:
+        return self.body.fields if self.body else ()
 
     @property
     def has_body(self) -> bool:
@@ -114,135 +133,128 @@ class Operation:
         return [name for name in query if name not in self.query]
 
 
-ID = "string"
+RECIPIENTS = tuple(Field(name, "array", items="string") for name in ("to", "cc", "bcc"))
+
+REPLY_DRAFT = Body(
+    "ReplyDraft",
+    (
+        Field("body", "string", required=True),
+        Field("channel_id", "string", required=True),
+        Field("mode", "string", enum=("private", "shared")),
+        Field("author_id", "string"),
+        Field("subject", "string"),
+        *RECIPIENTS,
+    ),
+)
+OUTBOUND_REPLY_MESSAGE = Body(
+    "OutboundReplyMessage",
+    (
+        Field("body", "string", required=True),
+        Field("channel_id", "string"),
+        Field("author_id", "string"),
+        Field("subject", "string"),
+        Field("text", "string"),
+        *RECIPIENTS,
+        Field("options", "object"),
+    ),
+)
+DELETE_DRAFT = Body("DeleteDraft", (Field("version", "string", required=True),))
+CREATE_COMMENT = Body(
+    "CreateComment",
+    (
+        Field("body", "string", required=True),
+        Field("author_id", "string"),
+        Field("is_pinned", "boolean"),
+    ),
+)
+# the spec types it string; its description says "Set it to null to unassign"
+UPDATE_CONVERSATION_ASSIGNEE = Body(
+    "UpdateConversationAssignee",
+    (Field("assignee_id", "string", required=True, nullable=True),),
+)
+EDIT_DRAFT = Body(
+    "EditDraft",
+    (
+        Field("body", "string", required=True),
+        Field("channel_id", "string", required=True),
+        Field("version", "string"),
+        Field("mode", "string", enum=("shared",)),
+    ),
+)
+OUTBOUND_MESSAGE = Body(
+    "OutboundMessage",
+    (
+        Field("to", "array", required=True, items="string"),
+        Field("body", "string", required=True),
+        Field("subject", "string"),
+        Field("author_id", "string"),
+    ),
+)
 
 OPERATIONS: tuple[Operation, ...] = (
-    Operation("get-message", "GET", "/messages/{message_id}", 200),
+    Operation("get-message", "GET /messages/{message_id}", 200),
     Operation(
         "list-conversation-messages",
-        "GET",
-        "/conversations/{conversation_id}/messages",
+        "GET /conversations/{conversation_id}/messages",
         200,
         query=("limit", "page_token"),
         merged_301=True,
     ),
     Operation(
         "list-conversation-inboxes",
-        "GET",
-        "/conversations/{conversation_id}/inboxes",
+        "GET /conversations/{conversation_id}/inboxes",
         200,
         merged_301=True,
     ),
-    Operation("list-inbox-channels", "GET", "/inboxes/{inbox_id}/channels", 200),
+    Operation("list-inbox-channels", "GET /inboxes/{inbox_id}/channels", 200),
     Operation(
         "list-conversation-drafts",
-        "GET",
-        "/conversations/{conversation_id}/drafts",
+        "GET /conversations/{conversation_id}/drafts",
         200,
         merged_301=True,
     ),
     Operation(
         "create-draft-reply",
-        "POST",
-        "/conversations/{conversation_id}/drafts",
+        "POST /conversations/{conversation_id}/drafts",
         200,
-        schema="ReplyDraft",
-        fields=(
-            Field("body", "string", required=True),
-            Field("channel_id", "string", required=True),
-            Field("mode", "string", enum=("private", "shared")),
-            Field("author_id", "string"),
-            Field("subject", "string"),
-            Field("to", "array", items="string"),
-            Field("cc", "array", items="string"),
-            Field("bcc", "array", items="string"),
-        ),
+        REPLY_DRAFT,
         merged_301=True,
     ),
     Operation(
         "create-message-reply",
-        "POST",
-        "/conversations/{conversation_id}/messages",
+        "POST /conversations/{conversation_id}/messages",
         202,
-        schema="OutboundReplyMessage",
-        fields=(
-            Field("body", "string", required=True),
-            Field("channel_id", "string"),
-            Field("author_id", "string"),
-            Field("subject", "string"),
-            Field("text", "string"),
-            Field("to", "array", items="string"),
-            Field("cc", "array", items="string"),
-            Field("bcc", "array", items="string"),
-            Field("options", "object"),
-        ),
+        OUTBOUND_REPLY_MESSAGE,
         merged_301=True,
     ),
-    Operation(
-        "delete-draft",
-        "DELETE",
-        "/drafts/{draft_id}",
-        204,
-        schema="DeleteDraft",
-        fields=(Field("version", "string", required=True),),
-    ),
+    Operation("delete-draft", "DELETE /drafts/{draft_id}", 204, DELETE_DRAFT),
     Operation(
         "add-comment",
-        "POST",
-        "/conversations/{conversation_id}/comments",
+        "POST /conversations/{conversation_id}/comments",
         201,
-        schema="CreateComment",
-        fields=(
-            Field("body", "string", required=True),
-            Field("author_id", "string"),
-            Field("is_pinned", "boolean"),
-        ),
+        CREATE_COMMENT,
         merged_301=True,
     ),
     Operation(
         "update-conversation-assignee",
-        "PUT",
-        "/conversations/{conversation_id}/assignee",
+        "PUT /conversations/{conversation_id}/assignee",
         204,
-        schema="UpdateConversationAssignee",
-        # the spec types it string; its description says "Set it to null to unassign"
-        fields=(Field("assignee_id", "string", required=True, nullable=True),),
+        UPDATE_CONVERSATION_ASSIGNEE,
         merged_301=True,
     ),
-    Operation("api-token-details", "GET", "/me", 200),  # support.doctor
+    Operation("api-token-details", "GET /me", 200),  # support.doctor
     # served by the fake for tests only (not called by the service)
-    Operation(
-        "edit-draft",
-        "PATCH",
-        "/drafts/{message_id}/",
-        200,
-        schema="EditDraft",
-        fields=(
-            Field("body", "string", required=True),
-            Field("channel_id", "string", required=True),
-            Field("version", "string"),
-            Field("mode", "string", enum=("shared",)),
-        ),
-        service=False,
-    ),
+    Operation("edit-draft", "PATCH /drafts/{message_id}/", 200, EDIT_DRAFT, service=False),
     Operation(
         "create-message",
-        "POST",
-        "/channels/{channel_id}/messages",
+        "POST /channels/{channel_id}/messages",
         202,
-        schema="OutboundMessage",
-        fields=(
-            Field("to", "array", required=True, items="string"),
-            Field("body", "string", required=True),
-            Field("subject", "string"),
-            Field("author_id", "string"),
-        ),
+        OUTBOUND_MESSAGE,
         service=False,
     ),
     Operation(
         "get-conversation-by-id",
-        "GET",
-        "/conversations/{conversation_id}",
+        "GET /conversations/{conversation_id}",
         200,
         merged_301=True,
         service=False,

@@ -222,6 +222,14 @@ def block_problems(blocks: list[Any], pointer: str, limit: int) -> list[str]:
     return out
 
 
+def _elements(block: dict[str, Any], at: str, most: int) -> tuple[list[Any], list[str]]:
+    """A block's ``elements`` and the problem of their count (1 to ``most``)."""
+    elements = block.get("elements") or []
+    if 0 < len(elements) <= most:
+        return elements, []
+    return elements, [f"must have 1 to {most} items [json-pointer:{at}/elements]"]
+
+
 def _block(block: dict[str, Any], at: str) -> list[str]:
     kind = block["type"]
     if kind == "section":
@@ -241,23 +249,13 @@ def _block(block: dict[str, Any], at: str) -> list[str]:
     if kind == "header":
         return _text(block.get("text"), f"{at}/text", 150, plain=True, required=True)
     if kind == "context":
-        elements = block.get("elements") or []
-        out = (
-            []
-            if 0 < len(elements) <= 10
-            else [f"must have 1 to 10 items [json-pointer:{at}/elements]"]
-        )
+        elements, out = _elements(block, at, 10)
         for j, item in enumerate(elements):
             if isinstance(item, dict) and item.get("type") in ("plain_text", "mrkdwn"):
                 out += _text(item, f"{at}/elements/{j}", 3000, required=True)
         return out
     if kind == "actions":
-        elements = block.get("elements") or []
-        out = (
-            []
-            if 0 < len(elements) <= 25
-            else [f"must have 1 to 25 items [json-pointer:{at}/elements]"]
-        )
+        elements, out = _elements(block, at, 25)
         for j, item in enumerate(elements):
             out += _element(item, f"{at}/elements/{j}")
         return out

@@ -105,13 +105,8 @@ def test_the_table_lists_each_operation_once() -> None:
 @pytest.fixture
 def front() -> Iterator[FrontFake]:
     with FrontFake(token=TOKEN) as fake:
-        fake.add_inbox("inb_1", ["cha_1"])
-        fake.add_conversation(
-            "cnv_1",
-            "inb_1",
-            "Help",
-            [{"message_id": f"msg_{i}", "text": f"m {i}"} for i in range(3)],
-        )
+        messages = [{"message_id": f"msg_{i}", "text": f"m {i}"} for i in range(3)]
+        fake.add_conversation("cnv_1", "inb_1", messages=messages)  # its inbox has channel cha_1
         yield fake
 
 

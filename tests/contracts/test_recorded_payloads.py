@@ -67,17 +67,26 @@ def recorded_click(world: World, action_id: str, user: str, channel: str, ts: st
     )
 
 
+def decided_by_first_approver(
+    world: World, action_id: str, payload: dict[str, Any], decision: str
+) -> dict[str, Any]:
+    """Post the signed interaction: the request is ``decision`` by ``APPROVERS[0]``, in the
+    decision event and in its row (returned)."""
+    response = world.post("/slack/events", *signed_interaction(SLACK_SECRET, payload))
+    assert response.status_code == 200
+    [decided] = eventually(lambda: world.decided_events(action_id), what="decision event")
+    assert decided["data"]["decision"] == decision
+    row = approval_row(action_id)
+    assert row["status"] == decision and row["decided_by"] == APPROVERS[0]
+    return row
+
+
 def test_recorded_block_actions_approves_the_request(world: World) -> None:
     action_id, channel, ts = posted_request(world)
     payload = recorded_click(world, action_id, APPROVERS[0], channel, ts)
     posted = world.slack.message(channel, ts)  # the message as Slack has it, with its buttons
     payload["message"] = {**payload["message"], "blocks": posted["blocks"], "text": posted["text"]}
-    response = world.post("/slack/events", *signed_interaction(SLACK_SECRET, payload))
-    assert response.status_code == 200
-    [decided] = eventually(lambda: world.decided_events(action_id), what="decision event")
-    assert decided["data"]["decision"] == "approved"
-    row = approval_row(action_id)
-    assert row["status"] == "approved" and row["decided_by"] == APPROVERS[0]
+    decided_by_first_approver(world, action_id, payload, "approved")
 
 
 def test_recorded_block_actions_from_a_stranger_changes_nothing(world: World) -> None:
@@ -101,12 +110,7 @@ def test_recorded_view_submission_rejects_with_the_reason(world: World) -> None:
         action_id=action_id,
         reason="Not eligible: bought 2 years ago",
     )
-    response = world.post("/slack/events", *signed_interaction(SLACK_SECRET, payload))
-    assert response.status_code == 200
-    [decided] = eventually(lambda: world.decided_events(action_id), what="decision event")
-    assert decided["data"]["decision"] == "rejected"
-    row = approval_row(action_id)
-    assert row["status"] == "rejected" and row["decided_by"] == APPROVERS[0]
+    row = decided_by_first_approver(world, action_id, payload, "rejected")
     assert row["reason"] == "Not eligible: bought 2 years ago"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from tests.fakes.front import inbound_event, signed_webhook
+from tests.scenarios import password_question_drafted
 from tests.world import (
     APPROVAL_CHANNEL,
     APPROVERS,
@@ -155,20 +156,10 @@ def test_unanswered_request_expires_after_24_hours(world: World) -> None:
 
 
 def test_plain_question_gets_a_draft_and_no_approval(world: World) -> None:
-    world.script_answer("Hi!\n\nYou can reset it under **Settings > Password**.", confidence=0.8)
-    world.deliver("evt_q1", "cnv_q1", "msg_q1", "How do I change my password?")
-    world.settle()
-
-    run = world.completed("handle-inbound-message")
-    assert run.output["outcome"] == "drafted"
-    [draft] = world.front.drafts
-    assert draft["conversation_id"] == "cnv_q1" and draft["channel_id"] == CHANNEL
-    assert "<strong>Settings &gt; Password</strong>" in draft["request"]["body"]
-    assert world.inngest.events_named("support/approval.requested") == []
+    password_question_drafted(world, confidence=0.8)
     assert world.inngest.runs_for("request-approval") == []
     assert world.slack.posted == []
-    assert world.rows("actions") == [] and world.rows("approval_requests") == []
-    assert world.inngest.events_named("support/draft.auto_send") == []  # no trust: no auto-send
+    assert world.rows("approval_requests") == []
     assert world.front.sent == []
 
 

@@ -24,6 +24,17 @@ def retries(run: Run) -> list[dict[str, Any]]:
     return [h for h in run.history if h.get("kind") == "retry" or h.get("op") == "StepError"]
 
 
+def held_until_retry_after(world: World, function: str, seconds: int = 30) -> Run:
+    """Settle: ``function``'s run is still running, its one retry due after the vendor's
+    Retry-After (``seconds``), not at once."""
+    world.settle()
+    run = world.run(function)
+    assert run.status == "running"
+    [retry] = retries(run)
+    assert seconds - 1 <= retry["delay"] <= seconds + 1
+    return run
+
+
 def approve_and_settle(world: World, action_id: str) -> Run:
     assert world.click(action_id).status_code == 200
     eventually(lambda: world.decided_events(action_id), what="decision event")
@@ -55,11 +66,8 @@ def test_slack_429_on_post_message_waits_for_retry_after(world: World) -> None:
     purchase_id = world.seed_customer()
     world.script_refund(purchase_id)
     world.deliver("evt_sl1", "cnv_sl1", "msg_sl1", "I was charged twice, please refund me.")
-    world.settle()
-    run = world.run("request-approval")
-    assert run.status == "running" and world.slack.posted == []
-    [retry] = retries(run)
-    assert 29 <= retry["delay"] <= 31  # Slack's Retry-After, not an immediate retry
+    held_until_retry_after(world, "request-approval")
+    assert world.slack.posted == []
     world.inngest.advance(31)
     assert world.run("request-approval").status == "waiting"
     assert len(world.slack.posted) == 1
@@ -69,12 +77,8 @@ def test_front_429_waits_for_retry_after_then_drafts_once(world: World) -> None:
     world.script_answer(confidence=0.5)
     world.front.rate_limit_next("POST /conversations/*/drafts", retry_after=30)
     world.deliver("evt_fl1", "cnv_fl1", "msg_fl1", "How do I export my data?")
-    world.settle()
-
-    run = world.run("handle-inbound-message")
-    assert run.status == "running" and world.front.drafts == []
-    [retry] = retries(run)
-    assert 29 <= retry["delay"] <= 31  # Front's retry-after, not an immediate retry
+    held_until_retry_after(world, "handle-inbound-message")
+    assert world.front.drafts == []
     world.inngest.advance(25)
     assert world.front.drafts == []  # not before retry-after has passed
     world.inngest.advance(6)

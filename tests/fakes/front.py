@@ -51,10 +51,13 @@ import json
 import math
 import re
 import time
+from concurrent.futures import Executor, Future
 from typing import Any
 
+import httpx
+
 from tests.contracts import front as contract
-from tests.fakes.http import FakeServer, Recorded, Reply, bearer_token
+from tests.fakes.http import FakeServer, Recorded, Reply, bearer_token, locked_list
 
 _TITLES = {
     301: "Moved Permanently",
@@ -68,6 +71,8 @@ _TITLES = {
 }
 
 API_BASE_FOR_LINKS = "https://api2.frontapp.com"
+COMPANY_ID = "cmp_fake01"  # the Front company the webhook deliveries come from
+AGENT = {"id": "tea_fake01", "email": "agent@app.com", "username": "agent"}  # who sends our replies
 DEFAULT_RATE_LIMIT = 50  # requests per minute on Front's Starter plan
 
 
@@ -329,29 +334,13 @@ class FrontFake(FakeServer):
         with self.lock:
             return json.loads(json.dumps(items))
 
-    @property
-    def drafts(self) -> list[dict[str, Any]]:
-        return self._copy(self._drafts)
-
-    @property
-    def draft_edits(self) -> list[dict[str, Any]]:
-        return self._copy(self._draft_edits)
-
-    @property
-    def deleted_drafts(self) -> list[str]:
-        return self._copy(self._deleted_drafts)
-
-    @property
-    def sent(self) -> list[dict[str, Any]]:
-        return self._copy(self._sent)
-
-    @property
-    def comments(self) -> list[dict[str, Any]]:
-        return self._copy(self._comments)
-
-    @property
-    def assignments(self) -> list[dict[str, Any]]:
-        return self._copy(self._assignments)
+    # what the service sent, each a deep copy taken under the lock
+    drafts = locked_list("_drafts", deep=True)
+    draft_edits = locked_list("_draft_edits", deep=True)
+    deleted_drafts = locked_list("_deleted_drafts", deep=True)
+    sent = locked_list("_sent", deep=True)
+    comments = locked_list("_comments", deep=True)
+    assignments = locked_list("_assignments", deep=True)
 
     def conversation_messages(self, cnv_id: str) -> list[dict[str, Any]]:
         """Stored messages of a conversation, oldest first."""
@@ -468,14 +457,19 @@ class FrontFake(FakeServer):
         with self.lock:
             return list(self._violations)
 
-    def _body(self, req: Recorded) -> dict[str, Any] | Reply:
+    def _body(self, req: Recorded, *required: str) -> dict[str, Any] | Reply:
+        """The request's JSON object; Front's 400 when it is none or a ``required`` field is
+        missing or empty."""
         if req.json is None or not isinstance(req.json, dict):
             return Reply(400, front_error(400, "Body must be a JSON object"))
+        missing = [k for k in required if not req.json.get(k)]
+        if missing:
+            return Reply(400, front_error(400, f"Missing required field(s): {', '.join(missing)}"))
         return req.json
 
     def _me(self, req: Recorded, _: str | None) -> Reply:
         return Reply(
-            200, {"_links": {"self": f"{self.url}/me"}, "id": "cmp_fake01", "name": self.company}
+            200, {"_links": {"self": f"{self.url}/me"}, "id": COMPANY_ID, "name": self.company}
         )
 
     def _get_message(self, req: Recorded, message_id: str) -> Reply:
@@ -694,11 +688,9 @@ class FrontFake(FakeServer):
         return Reply(204)
 
     def _reply(self, req: Recorded, cnv_id: str) -> Reply:
-        data = self._body(req)
+        data = self._body(req, "body")
         if isinstance(data, Reply):
             return data
-        if not data.get("body"):
-            return Reply(400, front_error(400, "Missing required field(s): body"))
         if data.get("channel_id") and data["channel_id"] not in self._channels:
             return Reply(404, front_error(404, f"Unknown channel {data['channel_id']}"))
         uid = f"uid_{self._next():06d}"
@@ -732,11 +724,9 @@ class FrontFake(FakeServer):
         return Reply(202, {"status": "accepted", "message_uid": uid})
 
     def _comment(self, req: Recorded, cnv_id: str) -> Reply:
-        data = self._body(req)
+        data = self._body(req, "body")
         if isinstance(data, Reply):
             return data
-        if not data.get("body"):
-            return Reply(400, front_error(400, "Missing required field(s): body"))
         comment_id = f"com_{self._next():04d}"
         comment = {
             "_links": {
@@ -786,8 +776,16 @@ def signed_webhook(
     challenge: str | None = None,
 ) -> tuple[bytes, dict[str, str]]:
     """Body and headers of an application webhook delivery, signed like Front does."""
-    ts = int(time.time() * 1000) if timestamp_ms is None else int(timestamp_ms)
     body = json.dumps(envelope).encode()
+    return body, webhook_headers(secret, body, timestamp_ms, challenge=challenge)
+
+
+def webhook_headers(
+    secret: str, body: bytes, timestamp_ms: int | None = None, *, challenge: str | None = None
+) -> dict[str, str]:
+    """The headers Front sends with a delivery of ``body`` (any bytes): JSON content type,
+    timestamp, signature, and ``x-front-challenge`` when setting the webhook up."""
+    ts = int(time.time() * 1000) if timestamp_ms is None else int(timestamp_ms)
     headers = {
         "Content-Type": "application/json",
         "X-Front-Request-Timestamp": str(ts),
@@ -795,32 +793,39 @@ def signed_webhook(
     }
     if challenge is not None:
         headers["x-front-challenge"] = challenge
-    return body, headers
+    return headers
+
+
+def post_all(
+    pool: Executor, url: str, deliveries: list[tuple[bytes, dict[str, str]]], timeout: float
+) -> list[Future[httpx.Response]]:
+    """POST each signed delivery (``signed_webhook``'s body and headers) to ``url`` from ``pool``,
+    all at once, as Front does for many conversations; each waits ``timeout`` for its answer."""
+    return [
+        pool.submit(httpx.post, url, content=body, headers=headers, timeout=timeout)
+        for body, headers in deliveries
+    ]
 
 
 def _event(
-    event_type: str,
-    event_id: str,
-    conversation_id: str,
-    inbox_id: str,
-    message: dict[str, Any],
-    subject: str,
-    company_id: str,
-    inbox_name: str | None,
+    event_type: str, event_id: str, conversation_id: str, inbox_id: str, message: dict[str, Any]
 ) -> dict[str, Any]:
+    """The webhook envelope of ``message`` in ``conversation_id`` (linked to it here)."""
+    conversation_url = f"{API_BASE_FOR_LINKS}/conversations/{conversation_id}"
+    message["_links"]["related"]["conversation"] = conversation_url
     emitted = round(time.time(), 3)
     return {
         "type": event_type,
-        "authorization": {"id": company_id},
+        "authorization": {"id": COMPANY_ID},
         "payload": {
             "_links": {"self": f"{API_BASE_FOR_LINKS}/events/{event_id}"},
             "id": event_id,
             "type": event_type,
             "emitted_at": emitted,
             "conversation": {
-                "_links": {"self": f"{API_BASE_FOR_LINKS}/conversations/{conversation_id}"},
+                "_links": {"self": conversation_url},
                 "id": conversation_id,
-                "subject": subject,
+                "subject": message["subject"],
                 "status": "unassigned",
                 "assignee": None,
                 "recipient": next((r for r in message["recipients"] if r["role"] == "from"), None),
@@ -837,7 +842,7 @@ def _event(
                     {
                         "_links": {"self": f"{API_BASE_FOR_LINKS}/inboxes/{inbox_id}"},
                         "id": inbox_id,
-                        "name": inbox_name or f"Inbox {inbox_id}",
+                        "name": f"Inbox {inbox_id}",
                         "is_private": False,
                         "is_public": True,
                     }
@@ -859,26 +864,13 @@ def inbound_event(
     reply_to: str | None = None,
     *,
     event_type: str = "inbound",
-    to_email: str = "support@app.com",
-    company_id: str = "cmp_fake01",
-    inbox_name: str | None = None,
 ) -> dict[str, Any]:
     """Application-webhook envelope for an inbound message (``event_type`` may be
-    ``"inbound_received"``, as the original also saw)."""
+    ``"inbound_received"``, as the original also saw), sent to the support address."""
     message = make_message(
-        message_id,
-        text=text,
-        subject=subject,
-        from_email=from_email,
-        to_email=to_email,
-        reply_to=reply_to,
+        message_id, text=text, subject=subject, from_email=from_email, reply_to=reply_to
     )
-    message["_links"]["related"]["conversation"] = (
-        f"{API_BASE_FOR_LINKS}/conversations/{conversation_id}"
-    )
-    return _event(
-        event_type, event_id, conversation_id, inbox_id, message, subject, company_id, inbox_name
-    )
+    return _event(event_type, event_id, conversation_id, inbox_id, message)
 
 
 def outbound_event(
@@ -891,30 +883,21 @@ def outbound_event(
     text: str,
     *,
     event_type: str = "outbound",
-    from_email: str = "support@app.com",
-    author_id: str = "tea_fake01",
-    company_id: str = "cmp_fake01",
-    inbox_name: str | None = None,
 ) -> dict[str, Any]:
-    """Envelope for a message we sent (``event_type`` ``"outbound"`` or ``"out_reply"``)."""
+    """Envelope for a message we sent (``event_type`` ``"outbound"`` or ``"out_reply"``) from the
+    support address, written by ``AGENT``."""
     message = make_message(
         message_id,
         text=text,
         subject=subject,
         from_email=to_email,
-        to_email=from_email,
         is_inbound=False,
-        author={"id": author_id, "email": "agent@app.com", "username": "agent"},
+        author=dict(AGENT),
     )
-    message["_links"]["related"]["conversation"] = (
-        f"{API_BASE_FOR_LINKS}/conversations/{conversation_id}"
-    )
-    return _event(
-        event_type, event_id, conversation_id, inbox_id, message, subject, company_id, inbox_name
-    )
+    return _event(event_type, event_id, conversation_id, inbox_id, message)
 
 
-def sync_event(company_id: str = "cmp_fake01") -> dict[str, Any]:
+def sync_event(company_id: str = COMPANY_ID) -> dict[str, Any]:
     """The ``sync`` delivery Front sends when the webhook is set up (no event payload)."""
     return {"type": "sync", "authorization": {"id": company_id}, "payload": {}}
 

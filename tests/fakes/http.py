@@ -373,12 +373,14 @@ def _read_body(h: BaseHTTPRequestHandler, headers: dict[str, str]) -> bytes:
     return h.rfile.read(length) if length > 0 else b""
 
 
-def locked_list(attr: str) -> Any:
-    """A read-only property: a copy of the list ``self.<attr>``, taken under the fake's lock."""
+def locked_list(attr: str, *, deep: bool = False) -> Any:
+    """A read-only property: a copy of the list ``self.<attr>``, taken under the fake's lock (with
+    ``deep``, a copy of the items too, through JSON)."""
 
     def get(self: FakeServer) -> list[Any]:
         with self.lock:
-            return list(getattr(self, attr))
+            items = getattr(self, attr)
+            return json.loads(json.dumps(items)) if deep else list(items)
 
     return property(get)
 

@@ -235,12 +235,17 @@ class IntegrationFake(FakeServer):
         ]
         return 200, {"purchases": purchases}
 
-    def _a_revoke_access(self, data: dict[str, Any], key: str) -> tuple[int, Any]:
-        if err := self._require(data, "purchase_id", "reason"):
+    def _purchase(self, data: dict[str, Any], *fields: str) -> dict[str, Any] | tuple[int, Any]:
+        """The purchase ``data["purchase_id"]`` names (``fields`` required too), or the error."""
+        if err := self._require(data, "purchase_id", *fields):
             return err
         purchase = self._purchases.get(data["purchase_id"])
-        if purchase is None:
-            return 404, {"error": "purchase not found"}
+        return (404, {"error": "purchase not found"}) if purchase is None else purchase
+
+    def _a_revoke_access(self, data: dict[str, Any], key: str) -> tuple[int, Any]:
+        purchase = self._purchase(data, "reason")
+        if isinstance(purchase, tuple):
+            return purchase
         if purchase["status"] == "refunded":
             return 409, {"error": "already refunded"}
         amount = data.get("amount", purchase["amount"])
@@ -264,11 +269,9 @@ class IntegrationFake(FakeServer):
         return 200, refund
 
     def _a_transfer_purchase(self, data: dict[str, Any], key: str) -> tuple[int, Any]:
-        if err := self._require(data, "purchase_id", "to_email"):
-            return err
-        purchase = self._purchases.get(data["purchase_id"])
-        if purchase is None:
-            return 404, {"error": "purchase not found"}
+        purchase = self._purchase(data, "to_email")
+        if isinstance(purchase, tuple):
+            return purchase
         if purchase["status"] != "active":
             return 409, {"error": f"purchase is {purchase['status']}"}
         from_user = self._owner[purchase["id"]]

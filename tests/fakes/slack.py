@@ -50,6 +50,16 @@ from tests.fakes.http import FakeServer, Recorded, Reply, bearer_token, locked_l
 
 JSON_FIELDS = ("blocks", "attachments", "view", "metadata")
 
+# The workspace, bot and app the fake plays (``auth.test`` answers with them); the payload builders
+# below describe messages and views of the same app.
+TEAM_ID = "T0TEST001"  # the default; ``SlackFake(team_id=...)`` plays another
+TEAM_NAME = "T Team"
+TEAM_DOMAIN = "tteam"
+BOT_USER_ID = "U0BOT0001"
+BOT_USER = "supportbot"
+BOT_ID = "B0BOT0001"
+APP_ID = "A0APP0001"
+
 _ERROR_FOR_STATUS = {429: "ratelimited", 500: "fatal_error", 503: "service_unavailable"}
 
 
@@ -75,27 +85,10 @@ class SlackFake(FakeServer):
       ``responses``       [{"key", "json", "body", "headers"}] POSTs to response URLs
     """
 
-    def __init__(
-        self,
-        token: str = "xoxb-test-token",
-        *,
-        team_id: str = "T0TEST001",
-        team: str = "T Team",
-        team_domain: str = "tteam",
-        bot_user_id: str = "U0BOT0001",
-        bot_user: str = "supportbot",
-        bot_id: str = "B0BOT0001",
-        app_id: str = "A0APP0001",
-    ) -> None:
+    def __init__(self, token: str = "xoxb-test-token", *, team_id: str = TEAM_ID) -> None:
         super().__init__()
         self.token = token
         self.team_id = team_id
-        self.team = team
-        self.team_domain = team_domain
-        self.bot_user_id = bot_user_id
-        self.bot_user = bot_user
-        self.bot_id = bot_id
-        self.app_id = app_id
         self._reset_state()
 
     def _reset_state(self) -> None:
@@ -165,20 +158,26 @@ class SlackFake(FakeServer):
         self, channel: str, ts: str, text: str = "", blocks: list[dict[str, Any]] | None = None
     ) -> dict[str, Any]:
         """Seed a bot message (e.g. one a test pretends was posted earlier) for ``chat.update``."""
-        message = {
+        message = self._bot_message(channel, ts, text, blocks)
+        with self.lock:
+            self._messages[(channel, ts)] = message
+        return dict(message)
+
+    def _bot_message(
+        self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None
+    ) -> dict[str, Any]:
+        """A message as Slack stores what our bot posted."""
+        return {
             "type": "message",
             "channel": channel,
             "ts": ts,
-            "user": self.bot_user_id,
-            "bot_id": self.bot_id,
-            "app_id": self.app_id,
+            "user": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "app_id": APP_ID,
             "team": self.team_id,
             "text": text,
             "blocks": blocks or [],
         }
-        with self.lock:
-            self._messages[(channel, ts)] = message
-        return dict(message)
 
     # -- scripting helpers -------------------------------------------------------------------
 
@@ -256,12 +255,12 @@ class SlackFake(FakeServer):
     def _m_auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
         return {
             "ok": True,
-            "url": f"https://{self.team_domain}.slack.com/",
-            "team": self.team,
-            "user": self.bot_user,
+            "url": f"https://{TEAM_DOMAIN}.slack.com/",
+            "team": TEAM_NAME,
+            "user": BOT_USER,
             "team_id": self.team_id,
-            "user_id": self.bot_user_id,
-            "bot_id": self.bot_id,
+            "user_id": BOT_USER_ID,
+            "bot_id": BOT_ID,
             "is_enterprise_install": False,
         }
 
@@ -275,17 +274,7 @@ class SlackFake(FakeServer):
         if problem:
             return {"ok": False, "error": problem}
         ts = self._next_ts()
-        message = {
-            "type": "message",
-            "channel": channel,
-            "ts": ts,
-            "user": self.bot_user_id,
-            "bot_id": self.bot_id,
-            "app_id": self.app_id,
-            "team": self.team_id,
-            "text": args.get("text", ""),
-            "blocks": args.get("blocks") or [],
-        }
+        message = self._bot_message(channel, ts, args.get("text", ""), args.get("blocks"))
         for key in ("attachments", "metadata", "thread_ts"):
             if args.get(key):
                 message[key] = args[key]
@@ -304,7 +293,7 @@ class SlackFake(FakeServer):
         for key in ("text", "blocks", "attachments", "metadata"):
             if key in args:
                 message[key] = args[key]
-        message["edited"] = {"user": self.bot_user_id, "ts": self._next_ts()}
+        message["edited"] = {"user": BOT_USER_ID, "ts": self._next_ts()}
         self._updates.append(args)
         return {
             "ok": True,
@@ -332,7 +321,7 @@ class SlackFake(FakeServer):
             "ok": True,
             "channel": channel,
             "permalink": (
-                f"https://{self.team_domain}.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+                f"https://{TEAM_DOMAIN}.slack.com/archives/{channel}/p{ts.replace('.', '')}"
             ),
         }
 
@@ -353,27 +342,30 @@ class SlackFake(FakeServer):
             "close": view.get("close"),
             "root_view_id": view_id,
             "previous_view_id": None,
-            "app_id": self.app_id,
-            "bot_id": self.bot_id,
+            "app_id": APP_ID,
+            "bot_id": BOT_ID,
         }
         self._views[view_id] = stored
         return stored
 
     def _m_views_open(self, args: dict[str, Any]) -> dict[str, Any]:
-        if not (args.get("trigger_id") or args.get("interactivity_pointer")):
-            return _invalid_arguments("trigger_id")
-        if not isinstance(args.get("view"), dict):
-            return _invalid_arguments("view")
-        self._views_opened.append(args)
-        return {"ok": True, "view": self._new_view(args["view"], "modal")}
+        to_whom = args.get("trigger_id") or args.get("interactivity_pointer")
+        return self._show_view(args, to_whom, "trigger_id", "modal", self._views_opened)
 
     def _m_views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
-        if not args.get("user_id"):
-            return _invalid_arguments("user_id")
+        return self._show_view(args, args.get("user_id"), "user_id", "home", self._views_published)
+
+    def _show_view(
+        self, args: dict[str, Any], to_whom: Any, argument: str, kind: str, shown: list[Any]
+    ) -> dict[str, Any]:
+        """``views.open`` / ``views.publish``: refused without whom to show it to (``argument``)
+        or without a view object."""
+        if not to_whom:
+            return _invalid_arguments(argument)
         if not isinstance(args.get("view"), dict):
             return _invalid_arguments("view")
-        self._views_published.append(args)
-        return {"ok": True, "view": self._new_view(args["view"], "home")}
+        shown.append(args)
+        return {"ok": True, "view": self._new_view(args["view"], kind)}
 
     def _m_views_update(self, args: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(args.get("view"), dict):
@@ -517,18 +509,14 @@ def block_actions_payload(
     action_id: str,
     value: str,
     user_id: str = "U0APPROVER",
-    team_id: str = "T0TEST001",
+    team_id: str = TEAM_ID,
     channel_id: str = "C0APPROVALS",
     message_ts: str = "1700000001.000100",
     response_url: str = "https://hooks.slack.com/actions/T0TEST001/1/xyz",
     trigger_id: str = "13345224609.738474920.8088930838d88f008e0",
     *,
     username: str = "alice",
-    block_id: str = "approval_actions",
     message: dict[str, Any] | None = None,
-    team_domain: str = "tteam",
-    api_app_id: str = "A0APP0001",
-    style: str | None = None,
 ) -> dict[str, Any]:
     """A ``block_actions`` payload for a button click on a message.
 
@@ -540,8 +528,8 @@ def block_actions_payload(
         if message
         else {
             "type": "message",
-            "user": "U0BOT0001",
-            "bot_id": "B0BOT0001",
+            "user": BOT_USER_ID,
+            "bot_id": BOT_ID,
             "ts": message_ts,
             "text": "Approval requested",
             "blocks": [],
@@ -549,20 +537,18 @@ def block_actions_payload(
     )
     msg.pop("channel", None)
     msg.setdefault("ts", message_ts)
-    action: dict[str, Any] = {
+    action = {
         "action_id": action_id,
-        "block_id": block_id,
+        "block_id": "approval_actions",
         "text": {"type": "plain_text", "text": action_id.replace("_", " ").title(), "emoji": True},
         "value": value,
         "type": "button",
         "action_ts": now,
     }
-    if style:
-        action["style"] = style
     return {
         "type": "block_actions",
         "user": _user(user_id, team_id, username),
-        "api_app_id": api_app_id,
+        "api_app_id": APP_ID,
         "token": "verification-token-unused",
         "container": {
             "type": "message",
@@ -571,7 +557,7 @@ def block_actions_payload(
             "is_ephemeral": False,
         },
         "trigger_id": trigger_id,
-        "team": {"id": team_id, "domain": team_domain},
+        "team": {"id": team_id, "domain": TEAM_DOMAIN},
         "enterprise": None,
         "is_enterprise_install": False,
         "channel": {"id": channel_id, "name": "support-approvals"},
@@ -592,20 +578,18 @@ def view_submission_payload(
     private_metadata: str = "",
     state_values: dict[str, Any] | None = None,
     user_id: str = "U0APPROVER",
-    team_id: str = "T0TEST001",
+    team_id: str = TEAM_ID,
     *,
     username: str = "alice",
-    view_id: str = "V0000000001",
-    team_domain: str = "tteam",
-    api_app_id: str = "A0APP0001",
     trigger_id: str = "13345224609.738474920.8088930838d88f008e1",
 ) -> dict[str, Any]:
     """A ``view_submission`` payload (modal submitted). ``state_values`` as ``text_input_state``."""
+    view_id = "V0000000001"
     return {
         "type": "view_submission",
-        "team": {"id": team_id, "domain": team_domain},
+        "team": {"id": team_id, "domain": TEAM_DOMAIN},
         "user": _user(user_id, team_id, username),
-        "api_app_id": api_app_id,
+        "api_app_id": APP_ID,
         "token": "verification-token-unused",
         "trigger_id": trigger_id,
         "view": {
@@ -624,10 +608,10 @@ def view_submission_payload(
             "submit": {"type": "plain_text", "text": "Submit", "emoji": True},
             "previous_view_id": None,
             "root_view_id": view_id,
-            "app_id": api_app_id,
+            "app_id": APP_ID,
             "external_id": "",
             "app_installed_team_id": team_id,
-            "bot_id": "B0BOT0001",
+            "bot_id": BOT_ID,
         },
         "response_urls": [],
         "is_enterprise_install": False,
@@ -635,14 +619,7 @@ def view_submission_payload(
     }
 
 
-def event_callback(
-    event: dict[str, Any],
-    team_id: str = "T0TEST001",
-    *,
-    api_app_id: str = "A0APP0001",
-    bot_user_id: str = "U0BOT0001",
-    event_id: str | None = None,
-) -> dict[str, Any]:
+def event_callback(event: dict[str, Any], team_id: str = TEAM_ID) -> dict[str, Any]:
     """Wrap an inner event in the Events API ``event_callback`` envelope."""
     now = int(time.time())
     return {
@@ -650,16 +627,16 @@ def event_callback(
         "team_id": team_id,
         "context_team_id": team_id,
         "context_enterprise_id": None,
-        "api_app_id": api_app_id,
+        "api_app_id": APP_ID,
         "event": event,
         "type": "event_callback",
-        "event_id": event_id or f"Ev{now:010d}",
+        "event_id": f"Ev{now:010d}",
         "event_time": now,
         "authorizations": [
             {
                 "enterprise_id": None,
                 "team_id": team_id,
-                "user_id": bot_user_id,
+                "user_id": BOT_USER_ID,
                 "is_bot": True,
                 "is_enterprise_install": False,
             }
@@ -668,22 +645,16 @@ def event_callback(
     }
 
 
-def app_home_opened_event(
-    user_id: str = "U0APPROVER",
-    team_id: str = "T0TEST001",
-    *,
-    channel: str = "D0HOME0001",
-    **kwargs: Any,
-) -> dict[str, Any]:
+def app_home_opened_event(user_id: str = "U0APPROVER", team_id: str = TEAM_ID) -> dict[str, Any]:
     """A full ``event_callback`` body for ``app_home_opened`` (Home tab opened)."""
     event = {
         "type": "app_home_opened",
         "user": user_id,
-        "channel": channel,
+        "channel": "D0HOME0001",
         "tab": "home",
         "event_ts": f"{time.time():.6f}",
     }
-    return event_callback(event, team_id, **kwargs)
+    return event_callback(event, team_id)
 
 
 def url_verification_body(

@@ -24,14 +24,7 @@ def main(argv: list[str] | None = None) -> None:
         "--retry-delay", type=float, default=0.0, help="virtual seconds between retries"
     )
     args = parser.parse_args(argv)
-    double = InngestDouble(
-        signing_key=args.signing_key,
-        event_key=args.event_key,
-        host=args.host,
-        port=args.port,
-        realtime=args.realtime,
-        retry_delay=args.retry_delay,
-    )
+    double = InngestDouble(**vars(args))  # each option is named as the double's argument
     print(
         f"inngest double listening on http://{args.host}:{args.port}", file=sys.stderr, flush=True
     )

@@ -24,20 +24,12 @@ class InngestDouble:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        realtime: bool = False,
-        retry_delay: float = 0.0,
-        workers: int = 8,
-        call_timeout: float = 60.0,
+        **engine_options: typing.Any,
     ) -> None:
+        """``engine_options`` go to the ``Engine`` (``realtime``, ``retry_delay``, ``workers``,
+        ``call_timeout``: see there)."""
         self.host, self.port = host, port
-        self.engine = Engine(
-            signing_key=signing_key,
-            event_key=event_key,
-            realtime=realtime,
-            retry_delay=retry_delay,
-            workers=workers,
-            call_timeout=call_timeout,
-        )
+        self.engine = Engine(signing_key=signing_key, event_key=event_key, **engine_options)
         self.register_requests: list[dict[str, typing.Any]] = []
         self._server: DoubleHTTPServer | None = None
         self._threads: list[threading.Thread] = []
@@ -204,6 +196,14 @@ class InngestDouble:
     def hung_requests(self) -> int:
         """How many Event API requests arrived while it was hung."""
         return self.engine.hung_requests
+
+    def wait_for_hung_request(self, timeout: float = 15.0) -> None:
+        """Block until a request has reached the hung Event API (AssertionError after
+        ``timeout`` seconds)."""
+        deadline = time.monotonic() + timeout
+        while self.engine.hung_requests == 0:
+            assert time.monotonic() < deadline, "no request reached the hung event API"
+            time.sleep(0.01)
 
     # ------------------------------------------------------------ driving
 

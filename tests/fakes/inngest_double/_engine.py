@@ -29,10 +29,10 @@ class Engine:
         *,
         signing_key: str | None,
         event_key: str | None,
-        realtime: bool,
-        retry_delay: float,
-        workers: int,
-        call_timeout: float,
+        realtime: bool = False,  # the virtual clock also follows wall time
+        retry_delay: float = 0.0,  # virtual seconds between retries
+        workers: int = 8,  # function calls in flight at once
+        call_timeout: float = 60.0,  # seconds a function call may take
     ) -> None:
         self.signing_key = signing_key
         self.event_key = event_key
