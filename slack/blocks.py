@@ -270,15 +270,19 @@ def reminder_text(view: RequestView, approvers: Sequence[str], expires_at: dt.da
     )
 
 
+def _modal(view: RequestView, **fields: Any) -> View:
+    """A modal about ``view``'s action (``private_metadata``: its id, a hint only); ``fields``:
+    callback_id (a constant, named: tests/test_manifest.py reads it), title, submit, blocks."""
+    return View(type="modal", private_metadata=view.action_id, close="Cancel", **fields)
+
+
 def reject_modal(view: RequestView) -> View:
     """Asks for the (required) reason; ``private_metadata`` = action id (a hint only)."""
-    return View(
-        type="modal",
+    return _modal(
+        view,
         callback_id=REJECT_CALLBACK,
-        private_metadata=view.action_id,
         title="Reject action",
         submit="Reject",
-        close="Cancel",
         blocks=[
             _section(
                 f"Reject the *{view.type_label.lower()}* for {view.customer_email or 'the customer'}? "
@@ -334,14 +338,8 @@ def edit_modal(view: RequestView) -> View:
             ),
         )
     )
-    return View(
-        type="modal",
-        callback_id=EDIT_CALLBACK,
-        private_metadata=view.action_id,
-        title="Edit and approve",
-        submit="Approve",
-        close="Cancel",
-        blocks=blocks,
+    return _modal(
+        view, callback_id=EDIT_CALLBACK, title="Edit and approve", submit="Approve", blocks=blocks
     )
 
 

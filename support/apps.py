@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -35,16 +35,37 @@ class AppNotFound(AppError):
     pass
 
 
-def _problems(
-    *,
-    slug: str | None = None,
-    name: str | None = None,
-    front_inbox_id: str | None = None,
-    integration_base_url: str | None = None,
-    integration_secret: str | None = None,
-    slack_channel: str | None = None,
-) -> list[str]:
+class NewApp(TypedDict):
+    """What ``add`` registers (the CLI's ``apps add`` options, by these names)."""
+
+    slug: str
+    name: str
+    front_inbox_id: str
+    integration_base_url: str
+    integration_secret: str
+    slack_channel: NotRequired[str | None]
+
+
+class AppFields(TypedDict, total=False):
+    """Any of an app's fields, to check (None or absent: not given, not checked)."""
+
+    slug: str | None
+    name: str | None
+    front_inbox_id: str | None
+    integration_base_url: str | None
+    integration_secret: str | None
+    slack_channel: str | None
+
+
+def _problems(**fields: Unpack[AppFields]) -> list[str]:
     """What is wrong with each given field (None = not given, not checked)."""
+    slug, name = fields.get("slug"), fields.get("name")
+    front_inbox_id = fields.get("front_inbox_id")
+    integration_base_url = fields.get("integration_base_url")
+    integration_secret, slack_channel = (
+        fields.get("integration_secret"),
+        fields.get("slack_channel"),
+    )
     problems = []
     if slug is not None and not SLUG.match(slug):
         problems.append("slug must be lowercase letters, digits and dashes")
@@ -80,23 +101,10 @@ def _collisions(s: Session, slug: str | None, inbox: str | None, *, besides: int
     return "; ".join(taken)
 
 
-def add(
-    *,
-    slug: str,
-    name: str,
-    front_inbox_id: str,
-    integration_base_url: str,
-    integration_secret: str,
-    slack_channel: str | None = None,
-) -> App:
-    problems = _problems(
-        slug=slug,
-        name=name,
-        front_inbox_id=front_inbox_id,
-        integration_base_url=integration_base_url,
-        integration_secret=integration_secret,
-        slack_channel=slack_channel,
-    )
+def add(**fields: Unpack[NewApp]) -> App:
+    """Register an app (checked first: ``AppError`` names each bad field and any collision)."""
+    problems = _problems(**fields)
+    slug, front_inbox_id = fields["slug"], fields["front_inbox_id"]
     if problems:
         raise AppError("; ".join(problems))
     try:
@@ -105,12 +113,11 @@ def add(
             if taken:
                 raise AppError(taken)
             app = App(
-                slug=slug,
-                name=name.strip(),
-                front_inbox_id=front_inbox_id,
-                integration_base_url=integration_base_url.rstrip("/"),
-                integration_secret=integration_secret,
-                slack_channel=slack_channel,
+                **{
+                    **fields,
+                    "name": fields["name"].strip(),
+                    "integration_base_url": fields["integration_base_url"].rstrip("/"),
+                },
                 auto_send_enabled=False,
             )
             s.add(app)

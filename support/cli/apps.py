@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Unpack
 
 import click
 from flask.cli import AppGroup
@@ -26,28 +27,19 @@ def _app_errors() -> Iterator[None]:
 @apps_cli.command("add")
 @click.option("--slug", required=True, help="short id, e.g. acme")
 @click.option("--name", required=True, help="display name")
-@click.option("--front-inbox", "front_inbox", required=True, help="Front inbox id (inb_...)")
-@click.option("--integration-url", required=True, help="base URL of the app's integration API")
+@click.option("--front-inbox", "front_inbox_id", required=True, help="Front inbox id (inb_...)")
+@click.option(
+    "--integration-url",
+    "integration_base_url",
+    required=True,
+    help="base URL of the app's integration API",
+)
 @click.option("--integration-secret", required=True, help="shared secret signing integration calls")
 @click.option("--slack-channel", default=None, help="approval channel id for this app (C...)")
-def apps_add(
-    slug: str,
-    name: str,
-    front_inbox: str,
-    integration_url: str,
-    integration_secret: str,
-    slack_channel: str | None,
-) -> None:
+def apps_add(**fields: Unpack[app_registry.NewApp]) -> None:
     """Register a product app."""
     with _app_errors():
-        app = app_registry.add(
-            slug=slug,
-            name=name,
-            front_inbox_id=front_inbox,
-            integration_base_url=integration_url,
-            integration_secret=integration_secret,
-            slack_channel=slack_channel,
-        )
+        app = app_registry.add(**fields)
     click.echo(f"added app {app.slug} (id {app.id}) for inbox {app.front_inbox_id}")
 
 
