@@ -43,7 +43,6 @@ from tests.world import (
     settings,
 )
 
-
 CLICKERS = 50
 ROOT = Path(__file__).resolve().parents[1]
 
