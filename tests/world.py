@@ -36,6 +36,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -660,7 +661,10 @@ def _start_gunicorn(world: World, tmp: Path) -> None:
     with world.log_path.open("wb") as log:
         world.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "app:app", "--config", "gunicorn.conf.py"]
-            + ["--bind", f"127.0.0.1:{port}"],
+            + ["--bind", f"127.0.0.1:{port}"]
+            # its own control socket: the default ($HOME/.gunicorn/gunicorn.ctl) is one path for
+            # every gunicorn of the user, and test sessions run side by side
+            + ["--control-socket", str(tmp / f"gunicorn-{port}.ctl")],
             cwd=ROOT,
             env=world.env,
             stdout=log,
@@ -717,12 +721,18 @@ def _stop(world: World) -> None:
     if world.live is not None:
         world.live.stop()
     if world.process and world.process.poll() is None:
-        # quick shutdown (SIGINT): the scenarios are over, nothing in flight needs draining
-        os.killpg(world.process.pid, signal.SIGINT)
+        # Quick shutdown (SIGINT) of the master, which sends its workers SIGQUIT: the scenarios are
+        # over, nothing in flight needs draining. Not SIGINT to the whole group: a gthread worker
+        # given SIGINT and then its master's SIGQUIT deadlocks in its own handler (both shut its
+        # thread pool down; the second waits on the lock the first holds), and the master then
+        # waits out graceful_timeout. A worker the master signals while it is still booting never
+        # hears it either; so after 5 s whatever is left of the group is killed.
+        os.kill(world.process.pid, signal.SIGINT)
         try:
-            world.process.wait(timeout=15)
+            world.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            os.killpg(world.process.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(world.process.pid, signal.SIGKILL)
             world.process.wait()
 
 
@@ -793,5 +803,6 @@ def open_world(
         yield world
     finally:
         _stop(world)
-        for fake in [*started, *fakes]:
-            fake.stop()
+        # side by side: each stop waits out its server's poll interval (serve_forever's 50 ms)
+        with ThreadPoolExecutor(len(started) + len(fakes)) as pool:
+            list(pool.map(lambda fake: fake.stop(), [*started, *fakes]))
