@@ -111,13 +111,18 @@ def mysql_database() -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture(scope="session", params=["sqlite", "mysql"])
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    if request.param == "mysql":
-        url: str = request.getfixturevalue("mysql_database")
-        return url
+@pytest.fixture(scope="session")
+def sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """This session's SQLite database (a file in pytest's temporary directory), migrated."""
     url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
     migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session", params=["sqlite", "mysql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """One database of this session's per backend (made once, however often the tests switch)."""
+    url: str = request.getfixturevalue(f"{request.param}_database")
     return url
 
 

@@ -651,7 +651,7 @@ def _start_inprocess(world: World) -> None:
 
 
 def _start_gunicorn(world: World, tmp: Path) -> None:
-    """Migrate with the CLI, then serve under gunicorn until /readyz answers."""
+    """Migrate with the CLI, then start gunicorn (``_wait_ready`` waits for it)."""
     port = free_port()
     world.url = f"http://127.0.0.1:{port}"
     world.env["PUBLIC_URL"] = world.url
@@ -671,6 +671,11 @@ def _start_gunicorn(world: World, tmp: Path) -> None:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+
+def _wait_ready(world: World) -> None:
+    """Until gunicorn's /readyz answers 200."""
+    assert world.process is not None
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if world.process.poll() is not None:
@@ -795,9 +800,11 @@ def open_world(
         if server == "gunicorn":
             assert tmp is not None
             _start_gunicorn(world, tmp)
+            _register_product_app(world)  # the CLI runs while the workers boot
+            _wait_ready(world)
         else:
             _start_inprocess(world)
-        _register_product_app(world)
+            _register_product_app(world)
         world.inngest.sync(world.url + "/api/inngest")
         world.front.add_inbox(INBOX, [CHANNEL])
         yield world
