@@ -16,8 +16,11 @@ venv: $(BIN)/.installed
 run: $(BIN)/.installed
 	PORT=$(PORT) VENV=$(VENV) scripts/run-dev
 
+# One pytest-xdist worker per core, each a session of its own (own databases, ports, servers).
+TEST_WORKERS ?= auto
+
 test: $(BIN)/.installed
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 PY_SOURCES := app.py support slack tests examples evals benchmarks
 

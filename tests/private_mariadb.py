@@ -19,8 +19,13 @@ Usage::
         url = server.create_database()   # mysql+pymysql://root@127.0.0.1:<port>/test_<random>
         server.stop(); ...; server.start()
 
-or the ``private_mariadb`` fixture (module scope) from a test module. Where ``mariadbd`` or
+or the ``private_mariadb`` fixture (``tests/conftest.py``; one server per session, i.e. per xdist
+worker, started when a test first asks for it: each test module creates its own database on it, and a
+test that stops, freezes or restarts it leaves it running again). Where ``mariadbd`` or
 ``mariadb-install-db`` is missing the fixture skips, unless ``REQUIRE_MYSQL=1``, where it fails.
+
+The server has no TLS: its URLs say ``ssl_disabled=true`` (PyMySQL's default would build a TLS
+context, loading the CA bundle, for every connection only to find none offered).
 """
 
 from __future__ import annotations
@@ -192,10 +197,10 @@ class PrivateMariaDB:
     @property
     def server_url(self) -> str:
         """SQLAlchemy URL of the server (no database)."""
-        return f"mysql+pymysql://root@127.0.0.1:{self.port}"
+        return self.url("")
 
     def url(self, database: str) -> str:
-        return f"{self.server_url}/{database}"
+        return f"mysql+pymysql://root@127.0.0.1:{self.port}/{database}?ssl_disabled=true"
 
     def ping(self) -> bool:
         try:
@@ -240,10 +245,3 @@ def private_mariadb_or_skip() -> Iterator[PrivateMariaDB]:
         yield server
     finally:
         context.__exit__(None, None, None)
-
-
-@pytest.fixture(scope="module")
-def private_mariadb() -> Iterator[PrivateMariaDB]:
-    """A private MariaDB server for this module (import the fixture into the test module)."""
-    with private_mariadb_or_skip() as server:
-        yield server

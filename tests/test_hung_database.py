@@ -17,7 +17,7 @@ import pytest
 
 from support.db import migrate
 from tests.fakes.front import inbound_event, signed_webhook
-from tests.private_mariadb import PrivateMariaDB, private_mariadb  # noqa: F401 - the fixture
+from tests.private_mariadb import PrivateMariaDB
 from tests.world import FRONT_SECRET, live_app, make_app, settings
 
 FRONT_WEBHOOK_DEADLINE = 5.0
@@ -25,7 +25,7 @@ INBOX = "inb_hung"
 
 
 @pytest.fixture
-def door(private_mariadb: PrivateMariaDB, inngest: Any) -> Iterator[str]:  # noqa: F811
+def door(private_mariadb: PrivateMariaDB, inngest: Any) -> Iterator[str]:
     url = private_mariadb.create_database()
     migrate.upgrade(url)
     with live_app(settings(url, INNGEST_BASE_URL=inngest.url)) as server:
@@ -45,7 +45,7 @@ def _deliver(url: str, event_id: str) -> httpx.Response:
 
 def test_a_hung_database_gets_a_503_before_fronts_deadline(
     door: str,
-    private_mariadb: PrivateMariaDB,  # noqa: F811
+    private_mariadb: PrivateMariaDB,
     inngest: Any,
 ) -> None:
     assert _deliver(door, "evt_h0").status_code == 200  # the pool holds a live connection

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from slack import messages
 from support import approvals
 from support.db.models import utcnow
 from support.workflows.reconcile_decisions import resend_id
@@ -230,13 +231,16 @@ def test_the_revising_agent_may_read_the_account_owner_s_account(world: World) -
     assert "no refund this time" in str(draft)
 
 
-def test_retried_post_adopts_the_message_slack_applied_but_answered_late(world: World) -> None:
-    """chat.postMessage is applied at once but answered after the client's 10 s timeout: the step
-    fails and is retried. Once, the retry posted a second message, whose twin kept live buttons
-    after the decision. Now the retry finds the first one (its metadata names the action) and
-    adopts it."""
+def test_retried_post_adopts_the_message_slack_applied_but_answered_late(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """chat.postMessage is applied at once but answered after the client's timeout (10 s; 1 s
+    here, the app runs in this process): the step fails and is retried. Once, the retry posted a
+    second message, whose twin kept live buttons after the decision. Now the retry finds the first
+    one (its metadata names the action) and adopts it."""
+    monkeypatch.setattr(messages, "TIMEOUT_SECONDS", 1)
     action_id = world.new_request()
-    world.slack.slow_next("chat.postMessage", 11.0)  # longer than the app's 10 s client timeout
+    world.slack.slow_next("chat.postMessage", 2.0)  # longer than the app's client timeout
     world.inngest.send(world.request_event(action_id))
     world.inngest.wait_idle(timeout=60)
 

@@ -29,7 +29,7 @@ from tests.fakes.slack import (
     text_input_state,
     view_submission_payload,
 )
-from tests.private_mariadb import PrivateMariaDB, private_mariadb
+from tests.private_mariadb import PrivateMariaDB
 from tests.world import (
     APPROVERS,
     SLACK_SECRET,
@@ -42,8 +42,6 @@ from tests.world import (
     open_world,
     settings,
 )
-
-__all__ = ["private_mariadb"]  # a fixture
 
 CLICKERS = 50
 ROOT = Path(__file__).resolve().parents[1]

@@ -36,6 +36,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -650,7 +651,7 @@ def _start_inprocess(world: World) -> None:
 
 
 def _start_gunicorn(world: World, tmp: Path) -> None:
-    """Migrate with the CLI, then serve under gunicorn until /readyz answers."""
+    """Migrate with the CLI, then start gunicorn (``_wait_ready`` waits for it)."""
     port = free_port()
     world.url = f"http://127.0.0.1:{port}"
     world.env["PUBLIC_URL"] = world.url
@@ -660,13 +661,21 @@ def _start_gunicorn(world: World, tmp: Path) -> None:
     with world.log_path.open("wb") as log:
         world.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "app:app", "--config", "gunicorn.conf.py"]
-            + ["--bind", f"127.0.0.1:{port}"],
+            + ["--bind", f"127.0.0.1:{port}"]
+            # its own control socket: the default ($HOME/.gunicorn/gunicorn.ctl) is one path for
+            # every gunicorn of the user, and test sessions run side by side
+            + ["--control-socket", str(tmp / f"gunicorn-{port}.ctl")],
             cwd=ROOT,
             env=world.env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+
+def _wait_ready(world: World) -> None:
+    """Until gunicorn's /readyz answers 200."""
+    assert world.process is not None
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if world.process.poll() is not None:
@@ -717,12 +726,18 @@ def _stop(world: World) -> None:
     if world.live is not None:
         world.live.stop()
     if world.process and world.process.poll() is None:
-        # quick shutdown (SIGINT): the scenarios are over, nothing in flight needs draining
-        os.killpg(world.process.pid, signal.SIGINT)
+        # Quick shutdown (SIGINT) of the master, which sends its workers SIGQUIT: the scenarios are
+        # over, nothing in flight needs draining. Not SIGINT to the whole group: a gthread worker
+        # given SIGINT and then its master's SIGQUIT deadlocks in its own handler (both shut its
+        # thread pool down; the second waits on the lock the first holds), and the master then
+        # waits out graceful_timeout. A worker the master signals while it is still booting never
+        # hears it either; so after 5 s whatever is left of the group is killed.
+        os.kill(world.process.pid, signal.SIGINT)
         try:
-            world.process.wait(timeout=15)
+            world.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            os.killpg(world.process.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(world.process.pid, signal.SIGKILL)
             world.process.wait()
 
 
@@ -785,13 +800,16 @@ def open_world(
         if server == "gunicorn":
             assert tmp is not None
             _start_gunicorn(world, tmp)
+            _register_product_app(world)  # the CLI runs while the workers boot
+            _wait_ready(world)
         else:
             _start_inprocess(world)
-        _register_product_app(world)
+            _register_product_app(world)
         world.inngest.sync(world.url + "/api/inngest")
         world.front.add_inbox(INBOX, [CHANNEL])
         yield world
     finally:
         _stop(world)
-        for fake in [*started, *fakes]:
-            fake.stop()
+        # side by side: each stop waits out its server's poll interval (serve_forever's 50 ms)
+        with ThreadPoolExecutor(len(started) + len(fakes)) as pool:
+            list(pool.map(lambda fake: fake.stop(), [*started, *fakes]))

@@ -21,10 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.private_mariadb import PrivateMariaDB, private_mariadb
+from tests.private_mariadb import PrivateMariaDB
 from tests.world import World, eventually, open_world, render_blocks
-
-__all__ = ["private_mariadb"]  # the fixture, used below
 
 RETRY_DELAY = 20.0
 INTEGRATION_TIMEOUT = 10.0  # virtual seconds: a failed step waits until the test advances the clock

@@ -173,7 +173,7 @@ class FakeServer:
         self._stopping.clear()
         self._thread = threading.Thread(
             target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            kwargs={"poll_interval": 0.01},
             name=type(self).__name__,
             daemon=True,
         )

@@ -42,7 +42,7 @@ class InngestDouble:
         self.port = self._server.server_address[1]
         serve = threading.Thread(
             target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            kwargs={"poll_interval": 0.01},
             name="inngest-double-http",
             daemon=True,
         )
