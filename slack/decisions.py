@@ -199,9 +199,9 @@ def announce(record: approvals.ApprovalRecord) -> None:
         ),
     ]
     try:
-        # After the answer, on Bolt's executor: a hung Inngest holds no listener thread for long,
-        # and a burst of clicks waits a moment for a send slot instead of giving up.
-        inngest_client.send_bounded(events, slot_wait=inngest_client.AFTER_ANSWER_SLOT_WAIT_SECONDS)
+        # After the answer, on Bolt's listener executor (not a web server thread: no send slot);
+        # bounded, so a hung Inngest holds no listener thread for long.
+        inngest_client.send_bounded(events, from_door=False)
     except Exception:
         log.exception(
             "approval.decision_send_failed action_id=%s (committed; reconcile-decisions re-sends)",

@@ -35,10 +35,6 @@ SEND_SLOTS = 3
 """Bounded sends in flight per process at once (gunicorn.conf.py sets it to threads - 1), so a
 hung event API can never hold every worker thread: the Slack door always keeps one."""
 SLOT_WAIT_SECONDS = 0.05
-AFTER_ANSWER_SLOT_WAIT_SECONDS = 1.0
-"""How long work that runs after its caller was answered (a click's announcement, on Bolt's
-listener executor) waits for a send slot: under a burst of clicks the slots are busy for a few
-milliseconds, not gone; waiting spares the decision a trip through the reconciler."""
 HOLD_OFF_SECONDS = 5.0
 """After a send timed out, further bounded sends fail at once for this long (Inngest is hanging;
 the callers are told to retry) instead of each holding a thread for the whole timeout."""
@@ -120,16 +116,16 @@ def send(events: inngest.Event | list[inngest.Event]) -> list[str]:
 
 
 def send_bounded(
-    events: inngest.Event | list[inngest.Event], *, slot_wait: float = SLOT_WAIT_SECONDS
+    events: inngest.Event | list[inngest.Event], *, from_door: bool = True
 ) -> list[str]:
     """Send events in one attempt that gives up after ~3.25 s (``BOUNDED_SEND_TIMEOUT``).
 
     The request is the SDK's own (``Inngest._build_send_request``: URL, event key, headers, ids
     and timestamps exactly as ``send_sync`` sends them); only the retries are left out, so a hung
     event API costs a door one bounded wait instead of ~28 s. At most ``SEND_SLOTS`` sends wait
-    at once (a caller waits ``slot_wait`` seconds for one: a door answering its caller barely
-    waits, work that runs after the answer may wait longer), and for ``HOLD_OFF_SECONDS`` after a
-    timeout none waits at all. Raises
+    at once from the doors (the send slots guard the web server's threads; work that runs after
+    its caller was answered, on Bolt's listener executor, passes ``from_door=False`` and takes
+    none), and for ``HOLD_OFF_SECONDS`` after a timeout none waits at all. Raises
     ``EventRejected`` when the events can never be accepted and ``EventNotSent`` when Inngest did
     not take them (the caller answers "retry later").
     """
@@ -150,8 +146,8 @@ def send_bounded(
         raise RuntimeError("support.inngest_client.configure(config) has not been called")
     if time.monotonic() < _hold_off_until:
         raise EventNotSent("Inngest event API timed out moments ago; not waiting on it again yet")
-    slots = _slots
-    if not slots.acquire(timeout=slot_wait):
+    slots = _slots if from_door else None
+    if slots is not None and not slots.acquire(timeout=SLOT_WAIT_SECONDS):
         raise EventNotSent("every send slot is waiting on Inngest already")
     try:
         response = http.send(request)
@@ -161,7 +157,8 @@ def send_bounded(
     except httpx.HTTPError as exc:
         raise EventNotSent(f"Inngest event API unreachable: {type(exc).__name__}") from exc
     finally:
-        slots.release()
+        if slots is not None:
+            slots.release()
     return _ids(response)
 
 

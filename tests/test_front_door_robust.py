@@ -218,6 +218,31 @@ def test_bounded_send_refuses_an_oversized_event_before_sending(inngest: Any) ->
     assert inngest_client.send_bounded(ok) == ["ok"]
 
 
+def test_work_after_an_answer_sends_without_taking_a_doors_send_slot(inngest: Any) -> None:
+    """The send slots guard the web server's threads. A click's announcement runs on Bolt's
+    listener executor after the answer (``from_door=False``): with every slot taken it still
+    sends, and it never takes a slot a Front delivery would need."""
+    import inngest as inngest_sdk
+
+    from support import inngest_client
+    from support.config import load
+
+    inngest_client.configure(load(settings("sqlite://", INNGEST_BASE_URL=inngest.url)))
+    inngest_client.set_send_slots(1)
+    taken = inngest_client._slots
+    assert taken.acquire(timeout=1)
+    try:
+        event = inngest_sdk.Event(name="test/x", data={}, id="door")
+        with pytest.raises(inngest_client.EventNotSent, match="send slot"):
+            inngest_client.send_bounded(event)
+        after = inngest_sdk.Event(name="test/x", data={}, id="after")
+        assert inngest_client.send_bounded(after, from_door=False) == ["after"]
+    finally:
+        taken.release()
+        inngest_client.set_send_slots(inngest_client.SEND_SLOTS)
+    assert [e["id"] for e in inngest.events] == ["after"]
+
+
 # ---------------------------------------------------------------- bounded send (item 4)
 
 FRONT_GIVES_UP = 5.0  # seconds Front waits for a webhook's answer (its contract, not a benchmark)
