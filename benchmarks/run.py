@@ -898,9 +898,10 @@ def render(
         )
     lines += [
         "",
-        "The click p99 targets are about the durable click (issue 10: decision committed before "
-        "the 200). While the service's click still answers first, its p99 is compared with both "
-        "references above and the durable reference's own p99 shows what committing first costs.",
+        "The click p99 targets are about the durable click (issue 10: the decision is committed "
+        "before the 200, in the service and in the durable reference). The ack-first reference "
+        "answers before its transaction: its p99 shows what committing first costs, and the "
+        "durable reference's own p99 / ack-first p99 is the floor of that ratio.",
     ]
     return "\n".join(lines) + "\n"
 
