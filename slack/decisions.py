@@ -162,10 +162,8 @@ def decide_edit(click: Click, edits: dict[str, Any]) -> After:
     return after_decision(approvals.decide(click.action_id, "approved", click.user_id, edits=clean))
 
 
-def follow_up(client: WebClient, click: Click, after: After | None) -> None:
+def follow_up(client: WebClient, click: Click, after: After) -> None:
     """After the acknowledgement: announce and redraw a decision, or tell the clicker."""
-    if after is None:
-        return
     if after.note:
         tell(client, click, after.record, after.note)
     record = after.decided

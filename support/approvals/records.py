@@ -8,7 +8,6 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, or_, select
-from sqlalchemy.orm import Session
 
 from support import db
 from support.db.models import Action, App, ApprovalRequest, utcnow
@@ -140,9 +139,8 @@ _RECORD_BY_ID = (
 )
 
 
-def record_in(target: Connection | Session, action_id: str) -> ApprovalRecord | None:
-    """The record, read in the transaction of ``target`` (a Core connection or a session)."""
-    conn = target.connection() if isinstance(target, Session) else target
+def record_in(conn: Connection, action_id: str) -> ApprovalRecord | None:
+    """The record, read in ``conn``'s transaction."""
     row = conn.execute(_RECORD_BY_ID, {"action_id": action_id}).first()
     if row is None:
         return None
@@ -161,14 +159,14 @@ def record_in(target: Connection | Session, action_id: str) -> ApprovalRecord | 
 
 def pending_for_home(limit: int = 50) -> list[ApprovalRecord]:
     """Pending requests, oldest first (App Home)."""
-    with db.session() as s:
-        ids = s.scalars(
+    with db.engine().connect() as conn:
+        ids = conn.scalars(
             select(ApprovalRequest.id)
             .where(ApprovalRequest.status == "pending")
             .order_by(ApprovalRequest.created_at, ApprovalRequest.id)
             .limit(limit)
         ).all()
-        records = [record_in(s, action_id) for action_id in ids]
+        records = [record_in(conn, action_id) for action_id in ids]
     return [r for r in records if r is not None]
 
 
@@ -181,8 +179,8 @@ def unresolved_decisions(
     way) and not yet past expiry (once the wait timed out, the run reads the row anyway).
     """
     moment = now or utcnow()
-    with db.session() as s:
-        ids = s.scalars(
+    with db.engine().connect() as conn:
+        ids = conn.scalars(
             select(ApprovalRequest.id)
             .where(
                 ApprovalRequest.status.in_(("approved", "rejected")),
@@ -193,5 +191,5 @@ def unresolved_decisions(
             .order_by(ApprovalRequest.decided_at)
             .limit(limit)
         ).all()
-        records = [record_in(s, action_id) for action_id in ids]
+        records = [record_in(conn, action_id) for action_id in ids]
     return [r for r in records if r is not None]
